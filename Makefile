@@ -1,0 +1,48 @@
+# Sluice — every target is idempotent: a second run reuses what runs and never starts a duplicate.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+TSX := pnpm exec tsx
+
+.PHONY: help install services migrate start dev stop status lint format typecheck test test-unit test-int
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: ## pnpm (pinned) and workspace dependencies
+	@scripts/bootstrap.sh
+
+services: install ## install if missing, start Kafka and ClickHouse, wait until both answer
+	@scripts/services.sh start
+
+migrate: services ## apply clickhouse/migrations (records what ran)
+	@$(TSX) packages/clickhouse/src/cli/migrate.ts
+
+start: migrate ## services + migrations + the three apps in the background
+	@scripts/apps.sh start
+
+dev: migrate ## services + migrations + the three apps in the foreground (Ctrl-C stops the apps)
+	@scripts/dev.sh
+
+stop: ## stop the apps, Kafka and ClickHouse by their PIDs
+	@scripts/apps.sh stop
+	@scripts/services.sh stop
+
+status: ## which services run
+	@scripts/services.sh status
+
+lint: install ## Biome: formatting and lint rules
+	@pnpm exec biome check .
+
+format: install ## apply Biome's formatting and safe fixes
+	@pnpm exec biome check --write .
+
+typecheck: install ## tsc --noEmit over the whole workspace
+	@pnpm exec tsc -p tsconfig.json --noEmit
+
+test-unit: install ## unit tests (fakes only)
+	@pnpm exec vitest run --project unit
+
+test-int: migrate ## integration tests against the real Kafka and ClickHouse
+	@pnpm exec vitest run --project integration
+
+test: lint typecheck test-unit test-int ## everything CI runs

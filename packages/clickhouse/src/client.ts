@@ -1,0 +1,62 @@
+import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import { type SqlFragment, toSql } from "./sql";
+
+/** The small surface the apps need from ClickHouse; tests can hand in a fake. */
+export interface ClickHouse {
+  /** Runs a SELECT and returns its rows as plain objects. */
+  query<T = Record<string, unknown>>(query: SqlFragment): Promise<T[]>;
+  /** Runs a statement that returns no rows (DDL, ALTER, OPTIMIZE). */
+  command(statement: SqlFragment): Promise<void>;
+  /** Inserts rows as JSONEachRow. */
+  insert(table: string, rows: readonly object[]): Promise<void>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface ClickHouseSettings {
+  url: string;
+  database: string;
+  username: string;
+  password: string;
+  requestTimeoutMs?: number;
+  maxOpenConnections?: number;
+}
+
+/** Wraps @clickhouse/client in the ClickHouse interface, using only settings 18.16 understands. */
+export function createClickHouse(settings: ClickHouseSettings): ClickHouse {
+  const client: ClickHouseClient = createClient({
+    url: settings.url,
+    database: settings.database,
+    username: settings.username,
+    password: settings.password,
+    request_timeout: settings.requestTimeoutMs ?? 30_000,
+    max_open_connections: settings.maxOpenConnections ?? 10,
+    compression: { request: false, response: false },
+    clickhouse_settings: { date_time_input_format: "best_effort" },
+  });
+  return {
+    async query<T>(query: SqlFragment) {
+      const result = await client.query({ query: toSql(query), format: "JSONEachRow" });
+      return result.json<T>();
+    },
+    async command(statement) {
+      await client.command({ query: toSql(statement) });
+    },
+    async insert(table, rows) {
+      if (rows.length === 0) return;
+      await client.insert({ table, values: rows as object[], format: "JSONEachRow" });
+    },
+    async ping() {
+      const result = await client.ping();
+      return result.success;
+    },
+    close: () => client.close(),
+  };
+}
+
+/** Extracts the numeric ClickHouse error code from an error message (`Code: 60, ...`), if any. */
+export function clickhouseErrorCode(error: unknown): number | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /Code: (\d+)/.exec(message);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}

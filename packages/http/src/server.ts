@@ -1,0 +1,44 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+
+type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
+
+export interface HttpServer {
+  server: Server;
+  port: number;
+  /** Stops accepting connections and resolves once in-flight requests have been answered. */
+  close(): Promise<void>;
+}
+
+export interface HttpServerOptions {
+  port: number;
+  host: string;
+  /** Cuts off clients that send headers or bodies too slowly (slowloris). */
+  requestTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+}
+
+/** Starts a Node HTTP server for a Hono fetch handler and resolves once it listens. */
+export function startHttpServer(fetch: FetchHandler, options: HttpServerOptions): Promise<HttpServer> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, port: options.port, hostname: options.host }) as Server;
+    server.requestTimeout = options.requestTimeoutMs ?? 30_000;
+    server.headersTimeout = options.headersTimeoutMs ?? 10_000;
+    server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5_000;
+    server.once("error", reject);
+    server.once("listening", () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        server,
+        port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+          }),
+      });
+    });
+  });
+}

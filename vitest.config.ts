@@ -1,0 +1,28 @@
+import { defineConfig } from "vitest/config";
+
+// Unit tests (`*.test.ts`) use fakes only; integration tests (`*.int.test.ts`) talk to the real
+// Kafka and ClickHouse started by `make services`, one file at a time to keep the 2-core box calm.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["{apps,packages}/*/src/**/*.test.ts", "scripts/**/*.test.ts"],
+          exclude: ["**/*.int.test.ts", "**/node_modules/**"],
+          environment: "node",
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["{apps,packages}/*/src/**/*.int.test.ts", "test/**/*.int.test.ts"],
+          environment: "node",
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
