@@ -1,3 +1,4 @@
 export * from "./client";
+export * from "./event-rows";
 export * from "./migrations";
 export * from "./sql";
