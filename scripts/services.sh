@@ -15,6 +15,8 @@ KAFKA_HEAP="${KAFKA_HEAP:-512m}"
 CH_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-8123}"
 CH_TCP_PORT="${CLICKHOUSE_TCP_PORT:-9000}"
 KAFKA_DIR="$LOCAL/kafka"
+# Jars are shared by every instance (tests start private brokers under their own SLUICE_LOCAL_DIR).
+KAFKA_LIBS="${KAFKA_LIBS:-$ROOT/.local/kafka/libs}"
 CH_DIR="$LOCAL/clickhouse"
 CH_BIN="${CLICKHOUSE_SERVER_BIN:-/usr/sbin/clickhouse-server}"
 
@@ -41,14 +43,14 @@ install_clickhouse() {
 }
 
 install_kafka() {
-  local stamp="$KAFKA_DIR/libs/.pom.sha" want
+  local stamp="$KAFKA_LIBS/.pom.sha" want
   want="$(sha256sum "$ROOT/infra/kafka/pom.xml" | cut -d' ' -f1)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
   command -v mvn >/dev/null || die "maven (mvn) is required to fetch the Kafka broker jars"
   log "fetching Kafka broker jars with maven"
-  rm -rf "$KAFKA_DIR/libs"
+  rm -rf "$KAFKA_LIBS"
   mvn -q -B -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$KAFKA_DIR/libs" -DincludeScope=runtime
+    -DoutputDirectory="$KAFKA_LIBS" -DincludeScope=runtime
   echo "$want" >"$stamp"
 }
 
@@ -62,7 +64,7 @@ start_kafka() {
     "$ROOT/infra/kafka/server.properties" >"$props"
   local jvm=(java "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
     -Djava.awt.headless=true "-Dlog4j.configuration=file:$ROOT/infra/kafka/log4j.properties"
-    "-Dkafka.logs.dir=$KAFKA_DIR/logs" -cp "$KAFKA_DIR/libs/*")
+    "-Dkafka.logs.dir=$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*")
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     log "formatting kafka storage"
     local cluster_id

@@ -1,8 +1,11 @@
-import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { type ClickHouse, createClickHouse, ensureDatabase, identifier, loadMigrations, migrate, sql } from "@sluice/clickhouse";
 import { createKafka, type Kafka } from "@sluice/kafka";
 import { createLogger } from "@sluice/logger";
+import { uniqueName } from "./names";
+
+export { uniqueName } from "./names";
+export * from "./private-services";
 
 // Integration tests reach the services `make services` started; these variables let CI point elsewhere.
 // This package is test-only, so reading process.env here is not app configuration.
@@ -16,11 +19,6 @@ export const services = {
 
 /** The repo's migrations folder. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../../clickhouse/migrations", import.meta.url));
-
-/** A short random suffix that keeps topics, groups and databases of concurrent tests apart. */
-export function uniqueName(prefix: string): string {
-  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
-}
 
 /** A silent logger for tests. */
 export const testLogger = createLogger({ name: "test", level: env.TEST_LOG_LEVEL ?? "silent" });
