@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 TSX := pnpm exec tsx
 
-.PHONY: help install services migrate start dev stop status lint format typecheck test test-unit test-int
+.PHONY: help install services migrate start dev stop status lint format typecheck test test-unit test-int compose-tool
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ format: install ## apply Biome's formatting and safe fixes
 typecheck: install ## tsc --noEmit over the whole workspace
 	@pnpm exec tsc -p tsconfig.json --noEmit
 
-test-unit: install ## unit tests (fakes only)
+compose-tool: ## docker compose for `config` checks (built from its Go module when the plugin is missing)
+	@scripts/ensure-compose.sh
+
+test-unit: install compose-tool ## unit tests (fakes only)
 	@pnpm exec vitest run --project unit
 
 test-int: migrate ## integration tests against the real Kafka and ClickHouse
