@@ -3,6 +3,7 @@ export * from "./common";
 export * from "./errors";
 export * from "./health";
 export * from "./metrics";
+export * from "./rate-limit";
 export * from "./readiness";
 export * from "./server";
 export * from "./shutdown";
