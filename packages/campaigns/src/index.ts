@@ -1,0 +1,4 @@
+export * from "./publisher";
+export * from "./registry";
+export * from "./schema";
+export * from "./store";
