@@ -1,4 +1,4 @@
-import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import { type SqlFragment, toSql } from "./sql";
 
 /** The small surface the apps need from ClickHouse; tests can hand in a fake. */
@@ -33,6 +33,9 @@ export function createClickHouse(settings: ClickHouseSettings): ClickHouse {
     max_open_connections: settings.maxOpenConnections ?? 10,
     compression: { request: false, response: false },
     clickhouse_settings: { date_time_input_format: "best_effort" },
+    // Failures reach callers as rejected promises, which log them with context; the client's own
+    // console logger would print each one a second time, unstructured.
+    log: { level: ClickHouseLogLevel.OFF },
   });
   return {
     async query<T>(query: SqlFragment) {
