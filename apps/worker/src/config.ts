@@ -1,11 +1,35 @@
-import { baseEnv, port } from "@sluice/config";
+import { baseEnv, clickhouseEnv, kafkaEnv, port, positiveInt } from "@sluice/config";
 import { z } from "zod";
 
 /** Every setting of the worker app, read from the environment once in main. */
-export const workerEnvSchema = z.object({
-  ...baseEnv,
-  SERVER_PORT: port(8082),
-  METRICS_PORT: port(9102),
-});
+export const workerEnvSchema = z
+  .object({
+    ...baseEnv,
+    ...kafkaEnv,
+    ...clickhouseEnv,
+    SERVER_PORT: port(8082),
+    METRICS_PORT: port(9102),
+    KAFKA_GROUP_ID: z.string().min(1).default("sluice-worker"),
+    /** Lower than Kafka's 30 s default would let a crashed worker's partitions move faster; 6 s is the broker minimum. */
+    KAFKA_SESSION_TIMEOUT_MS: positiveInt(30_000),
+    KAFKA_HEARTBEAT_INTERVAL_MS: positiveInt(3_000),
+    BATCH_MAX_ROWS: positiveInt(10_000),
+    BATCH_MAX_WAIT_MS: positiveInt(1_000),
+    /** Messages held in memory before the consumer pauses; bounds RSS whatever the backlog. */
+    BUFFER_MAX_ROWS: positiveInt(30_000),
+    /** Event ids remembered per partition to drop client retries that reuse an event_id. */
+    DEDUP_WINDOW_PER_PARTITION: positiveInt(50_000),
+    RETRY_INITIAL_MS: positiveInt(200),
+    RETRY_MAX_MS: positiveInt(10_000),
+    CLICKHOUSE_TIMEOUT_MS: positiveInt(30_000),
+  })
+  .refine((env) => env.BUFFER_MAX_ROWS >= env.BATCH_MAX_ROWS, {
+    path: ["BUFFER_MAX_ROWS"],
+    message: "must be at least BATCH_MAX_ROWS",
+  })
+  .refine((env) => env.RETRY_MAX_MS >= env.RETRY_INITIAL_MS, {
+    path: ["RETRY_MAX_MS"],
+    message: "must be at least RETRY_INITIAL_MS",
+  });
 
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;

@@ -1,0 +1,209 @@
+import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Logger } from "pino";
+import { type Batcher, createBatcher } from "./batcher";
+import type { WorkerMetrics } from "./metrics";
+import { backoffDelay, sleep } from "./retry";
+import type { CommitPosition, Item, Sink } from "./sink";
+
+export interface EventConsumerDeps {
+  kafka: Kafka;
+  sink: Sink;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  topic: string;
+  groupId: string;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  batch: { maxRows: number; maxWaitMs: number; maxBuffered: number };
+  backoff: { initialMs: number; maxMs: number };
+}
+
+export interface EventConsumer {
+  /** Connects, joins the group and starts consuming. */
+  start(): Promise<void>;
+  /** Stops intake, flushes what is buffered, commits it and leaves the group. */
+  stop(): Promise<void>;
+  /** True once the consumer has joined its group and while it has not crashed. */
+  readonly joined: boolean;
+  /** True while the buffer is full and the consumer is paused. */
+  readonly paused: boolean;
+}
+
+function positionOf(item: Item) {
+  return item.kind === "dead" ? item.dead.message : item.message;
+}
+
+/**
+ * The Kafka side of the worker: a consumer group member that buffers decoded messages in a batcher,
+ * pauses when the buffer is full, and commits a flush's offsets only after the sink stored it.
+ * kafkajs never commits on its own (`autoCommit: false`); offsets are resolved as messages enter the
+ * buffer, so fetching goes on while a flush runs.
+ */
+export function createEventConsumer(deps: EventConsumerDeps): EventConsumer {
+  const { sink, logger, metrics, topic } = deps;
+  const consumer: Consumer = deps.kafka.consumer({
+    groupId: deps.groupId,
+    sessionTimeout: deps.sessionTimeoutMs,
+    heartbeatInterval: deps.heartbeatIntervalMs,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxWaitTimeInMs: Math.min(500, deps.batch.maxWaitMs),
+  });
+  const assigned = new Set<number>();
+  const loading = new Set<number>();
+  let joined = false;
+  let stopping = false;
+  let running = false;
+  let inBatch: Promise<void> = Promise.resolve();
+
+  async function commit(positions: CommitPosition[]) {
+    const owned = positions.filter((position) => position.topic === topic && assigned.has(position.partition));
+    if (owned.length === 0) return;
+    try {
+      await consumer.commitOffsets(owned);
+    } catch (error) {
+      // ClickHouse holds the truth; a lost commit only means the next owner re-reads and skips these rows.
+      logger.warn({ err: error, positions: owned }, "offset commit failed; the rows are stored and will be skipped on replay");
+    }
+  }
+
+  const batcher: Batcher<Item> = createBatcher<Item>({
+    maxRows: deps.batch.maxRows,
+    maxWaitMs: deps.batch.maxWaitMs,
+    maxBuffered: deps.batch.maxBuffered,
+    flush: async (items) => {
+      const positions = await sink.write(items);
+      await commit(positions);
+      metrics.buffered.set(batcher.size - items.length);
+    },
+    onPressure: (full) => {
+      logger.debug({ full }, full ? "buffer full; pausing the consumer" : "buffer has room; resuming the consumer");
+      applyPauses();
+    },
+    onError: (error) => logger.error({ err: error }, "flush failed; will retry"),
+  });
+
+  /** Pauses each assigned partition that must not be fetched (buffer full, state loading, stopping). */
+  function applyPauses() {
+    if (!running) return;
+    const toPause: number[] = [];
+    const toResume: number[] = [];
+    for (const partition of assigned) {
+      if (stopping || batcher.full || loading.has(partition)) toPause.push(partition);
+      else toResume.push(partition);
+    }
+    // Both calls are idempotent, so the desired state is applied as a whole rather than tracked.
+    if (toPause.length > 0) consumer.pause([{ topic, partitions: toPause }]);
+    if (toResume.length > 0) consumer.resume([{ topic, partitions: toResume }]);
+  }
+
+  /** Loads a partition's state from ClickHouse in the background, retrying, with the partition paused meanwhile. */
+  function load(partition: number) {
+    if (loading.has(partition) || sink.isLoaded(topic, partition)) return;
+    loading.add(partition);
+    applyPauses();
+    void (async () => {
+      for (let attempt = 0; !stopping && assigned.has(partition); attempt++) {
+        try {
+          await sink.load(topic, partition);
+          if (!assigned.has(partition)) sink.forget(topic, partition);
+          break;
+        } catch (error) {
+          metrics.retries.inc({ operation: "load_partition" });
+          logger.warn({ err: error, partition, attempt }, "could not load partition state from ClickHouse; retrying");
+          await sleep(backoffDelay(attempt, deps.backoff));
+        }
+      }
+      loading.delete(partition);
+      applyPauses();
+    })();
+  }
+
+  function onAssignment(partitions: number[]) {
+    const next = new Set(partitions);
+    const revoked = [...assigned].filter((partition) => !next.has(partition));
+    for (const partition of revoked) {
+      assigned.delete(partition);
+      sink.forget(topic, partition);
+      metrics.lag.remove({ topic, partition: String(partition) });
+    }
+    if (revoked.length > 0) {
+      const gone = new Set(revoked);
+      const dropped = batcher.remove((item) => {
+        const position = positionOf(item);
+        return position.topic === topic && gone.has(position.partition);
+      });
+      logger.info({ revoked, dropped }, "partitions revoked; their buffered messages are left to the new owner");
+    }
+    for (const partition of next) assigned.add(partition);
+    for (const partition of next) load(partition);
+    applyPauses();
+  }
+
+  async function eachBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload) {
+    const { partition } = batch;
+    if (stopping || batch.topic !== topic) return;
+    if (!sink.isLoaded(topic, partition)) {
+      load(partition);
+      return;
+    }
+    const items: Item[] = [];
+    let last: string | undefined;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      const item = sink.admit({ topic, partition, offset: message.offset, key: message.key, value: message.value });
+      if (item) items.push(item);
+      resolveOffset(message.offset);
+      last = message.offset;
+    }
+    if (last !== undefined) {
+      const lag = Number(batch.highWatermark) - Number(last) - 1;
+      metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, lag));
+    }
+    batcher.add(items);
+    metrics.buffered.set(batcher.size);
+  }
+
+  return {
+    async start() {
+      consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        joined = true;
+        const partitions = event.payload.memberAssignment[topic] ?? [];
+        logger.info({ partitions, groupId: deps.groupId }, "joined the consumer group");
+        onAssignment(partitions);
+      });
+      consumer.on(consumer.events.CRASH, (event) => {
+        joined = false;
+        logger.error({ err: event.payload.error, restart: event.payload.restart }, "consumer crashed");
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      running = true;
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: (payload) => {
+          const run = eachBatch(payload);
+          inBatch = run.catch(() => undefined);
+          return run;
+        },
+      });
+    },
+    async stop() {
+      stopping = true;
+      applyPauses();
+      await inBatch;
+      batcher.stop();
+      await batcher.drain();
+      running = false;
+      joined = false;
+      await consumer.disconnect();
+    },
+    get joined() {
+      return joined;
+    },
+    get paused() {
+      return batcher.full;
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { type EventRow, toEventRow } from "@sluice/clickhouse";
+import { eventMessageSchema, toFieldIssues } from "@sluice/events";
+
+/** One consumed Kafka message, reduced to what the worker needs. */
+export interface RawMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+/** Why a message can never become a row. */
+export type DeadReason = "invalid_json" | "schema_violation" | "clickhouse_rejected";
+
+/** A message that goes to the dead-letter topic and table instead of `events`. */
+export interface DeadLetter {
+  reason: DeadReason;
+  details: string;
+  /** The event_id when one can be read from the payload, else empty. */
+  eventId: string;
+  message: RawMessage;
+}
+
+export type Decoded = { kind: "row"; row: EventRow; message: RawMessage } | { kind: "dead"; dead: DeadLetter };
+
+function readEventId(value: unknown): string {
+  if (typeof value !== "object" || value === null) return "";
+  const id = (value as { event_id?: unknown }).event_id;
+  return typeof id === "string" && id.length <= 64 ? id : "";
+}
+
+/** Parses and validates one message against the event schema; never throws. */
+export function decodeMessage(message: RawMessage): Decoded {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message.value?.toString("utf8") ?? "");
+  } catch (error) {
+    const details = error instanceof Error ? error.message : String(error);
+    return { kind: "dead", dead: { reason: "invalid_json", details, eventId: "", message } };
+  }
+  const result = eventMessageSchema.safeParse(parsed);
+  if (!result.success) {
+    const details = JSON.stringify(toFieldIssues(result.error));
+    return { kind: "dead", dead: { reason: "schema_violation", details, eventId: readEventId(parsed), message } };
+  }
+  const event = { ...result.data, event_id: result.data.event_id.toLowerCase() };
+  const row = toEventRow(event, { topic: message.topic, partition: message.partition, offset: message.offset });
+  return { kind: "row", row, message };
+}

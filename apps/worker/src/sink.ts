@@ -1,0 +1,316 @@
+/**
+ * Exactly-once delivery from Kafka into ClickHouse, on 18.16 as on current versions (neither has
+ * transactions nor, on a plain MergeTree, insert de-duplication). ClickHouse itself is the source of
+ * truth for what is stored; Kafka's committed offset is only a lower bound that saves work.
+ *
+ * 1. Positions. Every row carries its (topic, partition, offset). `events_offsets` (a view of the
+ *    raw table, maxState per partition) tells the highest stored offset per partition. A message
+ *    at or below it is a *suspect*: it may be stored. Suspects are checked row by row against the raw
+ *    table (the check uses the batch's event names and time range, so it reads through the primary
+ *    key), and only rows not found are inserted. The stored maximum is read again before every insert
+ *    (one small aggregate read), so rows another worker stored after this one took the partition
+ *    (a rebalance during that worker's flush) are caught too.
+ * 2. Atomic inserts. `events` is PARTITION BY month and ClickHouse writes one part per month of an
+ *    insert, so a batch spanning two months is not atomic. The sink therefore sends one insert per
+ *    month present in the flush (normally exactly one), each of which lands whole or not at all.
+ *    The views are fed after the raw part is written, in the same request.
+ * 3. Failed inserts. A transient failure (connection refused or reset, timeout, 5xx, overload) may
+ *    still have landed server-side, so before every retry all rows of the failed insert become
+ *    suspects and the landed ones are dropped; then it retries with capped exponential backoff,
+ *    forever, reporting unhealthy meanwhile. An error that blames the rows (parse, type) splits the
+ *    insert in halves until the offending row is alone, and that row is dead-lettered.
+ * 4. Duplicate event_ids (client retries; the ingest keys messages by user, so a retry lands in the
+ *    same partition): dropped within the buffer, and against a bounded per-partition window of the
+ *    most recent ids, rebuilt from ClickHouse when the partition is assigned.
+ * 5. Poison messages (not JSON, schema violations) are dead-lettered: published to the DLQ topic and
+ *    recorded in `events_dead_letter`, whose key is the source offset, so a redelivered poison
+ *    message is recorded once. They never block their partition.
+ * 6. Offsets are committed (by the consumer) only after `write` resolves, i.e. after ClickHouse has
+ *    every row of the flush. A crash before the commit replays the flush; step 1 drops what landed.
+ *
+ * What this cannot cover: ClickHouse crashing between writing a raw part and feeding the views of
+ * the same insert (no transactions on 18.16) leaves the views short of those rows.
+ */
+import { type ClickHouse, type EventRow, sql } from "@sluice/clickhouse";
+import type { Logger } from "pino";
+import type { DeadLetterWriter } from "./dead-letters";
+import { type DeadLetter, type Decoded, decodeMessage, type RawMessage } from "./decode";
+import type { WorkerMetrics } from "./metrics";
+import { RecentIds } from "./recent-ids";
+import { type Backoff, backoffDelay, isRowError, sleep } from "./retry";
+
+/** What the consumer buffers: a decoded message, or the position of a duplicate to commit past. */
+export type Item = Decoded | { kind: "skip"; message: RawMessage };
+
+/** The next offset to commit per partition after a flush. */
+export interface CommitPosition {
+  topic: string;
+  partition: number;
+  /** The offset of the next message to read (last handled + 1), as Kafka expects it. */
+  offset: string;
+}
+
+export interface SinkDeps {
+  db: ClickHouse;
+  deadLetters: DeadLetterWriter;
+  logger: Logger;
+  metrics: WorkerMetrics;
+  backoff: Backoff;
+  /** Event ids remembered per partition. */
+  dedupWindow: number;
+  /** Aborts retry loops (hard shutdown); a write then rejects. */
+  signal?: AbortSignal;
+}
+
+export interface Sink {
+  /** Loads a partition's state (stored maximum offset, recent ids) from ClickHouse; rejects on error. */
+  load(topic: string, partition: number): Promise<void>;
+  /** Forgets a partition (revoked); its state is reloaded if it comes back. */
+  forget(topic: string, partition: number): void;
+  isLoaded(topic: string, partition: number): boolean;
+  /** Decodes a fetched message and decides whether it enters the buffer; undefined for a redelivery already taken. */
+  admit(message: RawMessage): Item | undefined;
+  /** Stores a flush exactly once (retrying transient errors forever); resolves with the offsets to commit. */
+  write(items: readonly Item[]): Promise<CommitPosition[]>;
+  /** False while ClickHouse operations are failing. */
+  readonly healthy: boolean;
+  readonly lastError: string | undefined;
+}
+
+interface PartitionState {
+  /** Offsets below this were already taken into the buffer; kafkajs redelivers them after a rebalance. */
+  nextOffset: number;
+  ids: RecentIds;
+}
+
+interface Rejected {
+  row: EventRow;
+  error: string;
+}
+
+const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+function monthOf(row: EventRow): number {
+  const date = new Date(Number(row.timestamp_ms));
+  return date.getUTCFullYear() * 100 + date.getUTCMonth() + 1;
+}
+
+/** Creates the exactly-once sink described in this module's comment. */
+export function createSink(deps: SinkDeps): Sink {
+  const { db, metrics, logger } = deps;
+  const partitions = new Map<string, PartitionState>();
+  let healthy = true;
+  let lastError: string | undefined;
+
+  async function retrying<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await run();
+        if (!healthy) logger.info({ operation, attempt }, "ClickHouse operation succeeded again");
+        healthy = true;
+        lastError = undefined;
+        return result;
+      } catch (error) {
+        if (isRowError(error) || deps.signal?.aborted) throw error;
+        healthy = false;
+        lastError = error instanceof Error ? error.message : String(error);
+        metrics.retries.inc({ operation });
+        const delay = backoffDelay(attempt, deps.backoff);
+        logger.warn({ operation, attempt, delay, err: lastError }, "transient failure; retrying");
+        await sleep(delay, deps.signal);
+        if (deps.signal?.aborted) throw error;
+      }
+    }
+  }
+
+  async function storedMaxima(topic: string): Promise<Map<number, number>> {
+    const rows = await db.query<{ kafka_partition: number; max_offset: string }>(
+      sql`SELECT kafka_partition, toString(maxMerge(max_offset)) AS max_offset FROM events_offsets
+          WHERE kafka_topic = ${topic} GROUP BY kafka_partition`,
+    );
+    return new Map(rows.map((row) => [Number(row.kafka_partition), Number(row.max_offset)]));
+  }
+
+  /** The (partition, offset) pairs of `rows` that are already in `events`, read through the primary key. */
+  async function landed(rows: readonly EventRow[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const groups = new Map<string, EventRow[]>();
+    for (const row of rows) {
+      const key = partitionKey(row.kafka_topic, row.kafka_partition);
+      const group = groups.get(key);
+      if (group) group.push(row);
+      else groups.set(key, [row]);
+    }
+    for (const group of groups.values()) {
+      const first = group[0];
+      if (!first) continue;
+      let [minTs, maxTs, minOffset, maxOffset] = [Infinity, -Infinity, Infinity, -Infinity];
+      const names = new Set<string>();
+      for (const row of group) {
+        const ts = Number(row.timestamp);
+        const offset = Number(row.kafka_offset);
+        minTs = Math.min(minTs, ts);
+        maxTs = Math.max(maxTs, ts);
+        minOffset = Math.min(minOffset, offset);
+        maxOffset = Math.max(maxOffset, offset);
+        names.add(row.event_name);
+      }
+      const stored = await db.query<{ kafka_offset: string }>(
+        sql`SELECT toString(kafka_offset) AS kafka_offset FROM events
+            WHERE event_name IN ${[...names]}
+              AND timestamp >= toDateTime(${minTs}) AND timestamp <= toDateTime(${maxTs})
+              AND kafka_topic = ${first.kafka_topic} AND kafka_partition = ${first.kafka_partition}
+              AND kafka_offset >= ${minOffset} AND kafka_offset <= ${maxOffset}`,
+      );
+      for (const row of stored) found.add(`${partitionKey(first.kafka_topic, first.kafka_partition)}\u0000${row.kafka_offset}`);
+    }
+    return found;
+  }
+
+  const rowKey = (row: EventRow) => `${partitionKey(row.kafka_topic, row.kafka_partition)}\u0000${row.kafka_offset}`;
+
+  /** Drops the rows that already landed among those that may have. */
+  async function withoutLanded(rows: EventRow[], suspect: (row: EventRow) => boolean): Promise<EventRow[]> {
+    const suspects = rows.filter(suspect);
+    if (suspects.length === 0) return rows;
+    const found = await landed(suspects);
+    if (found.size === 0) return rows;
+    metrics.duplicates.inc({ kind: "landed" }, found.size);
+    return rows.filter((row) => !found.has(rowKey(row)));
+  }
+
+  /** Inserts rows of one month exactly once; rows ClickHouse rejects are returned for the dead-letter path. */
+  async function insertOnce(rows: EventRow[]): Promise<Rejected[]> {
+    let pending = rows;
+    let failedBefore = false;
+    for (let attempt = 0; ; attempt++) {
+      const topics = new Set(pending.map((row) => row.kafka_topic));
+      const maxima = new Map<string, number>();
+      for (const topic of topics) {
+        for (const [partition, max] of await retrying("read_offsets", () => storedMaxima(topic)))
+          maxima.set(partitionKey(topic, partition), max);
+      }
+      const everything = failedBefore;
+      pending = await retrying("check_landed", () =>
+        withoutLanded(
+          pending,
+          (row) =>
+            everything || Number(row.kafka_offset) <= (maxima.get(partitionKey(row.kafka_topic, row.kafka_partition)) ?? -1),
+        ),
+      );
+      if (pending.length === 0) return [];
+      const stopTimer = metrics.insertDuration.startTimer();
+      try {
+        await db.insert("events", pending);
+        stopTimer();
+        metrics.batchSize.observe(pending.length);
+        metrics.rowsInserted.inc(pending.length);
+        if (!healthy) logger.info({ attempt }, "insert succeeded again");
+        healthy = true;
+        lastError = undefined;
+        return [];
+      } catch (error) {
+        failedBefore = true;
+        if (isRowError(error)) return bisect(pending, error);
+        if (deps.signal?.aborted) throw error;
+        healthy = false;
+        lastError = error instanceof Error ? error.message : String(error);
+        metrics.retries.inc({ operation: "insert" });
+        const delay = backoffDelay(attempt, deps.backoff);
+        logger.warn({ attempt, delay, rows: pending.length, err: lastError }, "insert failed; will check what landed and retry");
+        await sleep(delay, deps.signal);
+        if (deps.signal?.aborted) throw error;
+      }
+    }
+  }
+
+  /** Splits a batch ClickHouse rejected for its content until the offending rows are alone. */
+  async function bisect(rows: EventRow[], error: unknown): Promise<Rejected[]> {
+    const [only] = rows;
+    if (rows.length === 1 && only) {
+      logger.error({ err: error, offset: only.kafka_offset }, "ClickHouse rejected a row; dead-lettering it");
+      return [{ row: only, error: error instanceof Error ? error.message : String(error) }];
+    }
+    const middle = Math.ceil(rows.length / 2);
+    const left = await insertOnce(rows.slice(0, middle));
+    const right = await insertOnce(rows.slice(middle));
+    return [...left, ...right];
+  }
+
+  return {
+    async load(topic, partition) {
+      const ids = await db.query<{ event_id: string }>(
+        sql`SELECT toString(event_id) AS event_id FROM events
+            WHERE kafka_topic = ${topic} AND kafka_partition = ${partition}
+            ORDER BY kafka_offset DESC LIMIT ${deps.dedupWindow}`,
+      );
+      const window = new RecentIds(deps.dedupWindow);
+      for (let i = ids.length - 1; i >= 0; i--) {
+        const id = ids[i]?.event_id;
+        if (id) window.add(id);
+      }
+      partitions.set(partitionKey(topic, partition), { nextOffset: -1, ids: window });
+    },
+    forget(topic, partition) {
+      partitions.delete(partitionKey(topic, partition));
+    },
+    isLoaded(topic, partition) {
+      return partitions.has(partitionKey(topic, partition));
+    },
+    admit(message) {
+      const state = partitions.get(partitionKey(message.topic, message.partition));
+      if (!state) throw new Error(`partition ${message.topic}/${message.partition} admitted before it was loaded`);
+      const offset = Number(message.offset);
+      if (offset < state.nextOffset) return undefined;
+      state.nextOffset = offset + 1;
+      const decoded = decodeMessage(message);
+      if (decoded.kind === "dead") return decoded;
+      if (state.ids.has(decoded.row.event_id)) {
+        metrics.duplicates.inc({ kind: "event_id" });
+        return { kind: "skip", message };
+      }
+      state.ids.add(decoded.row.event_id);
+      return decoded;
+    },
+    async write(items) {
+      const commits = new Map<string, CommitPosition>();
+      const dead: DeadLetter[] = [];
+      const byMonth = new Map<number, EventRow[]>();
+      const messages = new Map<string, RawMessage>();
+      for (const item of items) {
+        const message = item.kind === "dead" ? item.dead.message : item.message;
+        const key = partitionKey(message.topic, message.partition);
+        const next = String(Number(message.offset) + 1);
+        const previous = commits.get(key);
+        if (!previous || Number(previous.offset) < Number(next))
+          commits.set(key, { topic: message.topic, partition: message.partition, offset: next });
+        if (item.kind === "dead") dead.push(item.dead);
+        else if (item.kind === "row") {
+          const month = monthOf(item.row);
+          const rows = byMonth.get(month);
+          if (rows) rows.push(item.row);
+          else byMonth.set(month, [item.row]);
+          messages.set(rowKey(item.row), item.message);
+        }
+      }
+      for (const rows of byMonth.values()) {
+        for (const rejected of await insertOnce(rows)) {
+          const message = messages.get(rowKey(rejected.row));
+          if (message)
+            dead.push({ reason: "clickhouse_rejected", details: rejected.error, eventId: rejected.row.event_id, message });
+        }
+      }
+      if (dead.length > 0) {
+        await retrying("dead_letter", () => deps.deadLetters.write(dead));
+        for (const item of dead) metrics.deadLetters.inc({ reason: item.reason });
+      }
+      return [...commits.values()];
+    },
+    get healthy() {
+      return healthy;
+    },
+    get lastError() {
+      return lastError;
+    },
+  };
+}
