@@ -1,11 +1,111 @@
-import { type CommonDeps, installCommon } from "@sluice/http";
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { apiKeyAuth, type CommonDeps, installCommon, rateLimit, TokenBucketLimiter, toAppError } from "@sluice/http";
+import type { MiddlewareHandler } from "hono";
+import type { CampaignRules } from "./campaigns";
+import type { IngestConfig } from "./config";
+import { createIngestService } from "./ingest-service";
+import { createIngestMetrics, type IngestMetrics } from "./metrics";
+import type { EventPublisher } from "./publisher";
+import { registerBatch } from "./routes/batch";
+import { registerDocs } from "./routes/docs";
+import { registerEvents } from "./routes/events";
+import type { IngestEnv } from "./types";
 
-export type IngestDeps = CommonDeps;
+export type IngestAppConfig = Pick<
+  IngestConfig,
+  | "INGEST_API_KEYS"
+  | "RATE_LIMIT_PER_SEC"
+  | "RATE_LIMIT_BURST"
+  | "MAX_FUTURE_SKEW_MS"
+  | "MAX_BODY_BYTES"
+  | "MAX_BATCH_BODY_BYTES"
+  | "MAX_MESSAGE_BYTES"
+  | "ACCESS_LOG_SAMPLE_RATE"
+>;
+
+export interface IngestDeps extends CommonDeps {
+  config: IngestAppConfig;
+  publisher: EventPublisher;
+  campaigns: CampaignRules;
+  /** Clock for received_at and the future-skew rule; injectable for tests. */
+  now?: () => number;
+}
+
+// Hono's "/events/*" also matches "/events" itself.
+const INGEST_PATH = "/events/*";
+
+/**
+ * Counts rejections the service did not see (auth, rate limit, body), tracks requests in flight, and
+ * writes the access log: every error, and a sample of successes at info (all of them at debug), so
+ * logging stays a small share of the hot path's cost.
+ */
+function observe(deps: IngestDeps, metrics: IngestMetrics): MiddlewareHandler<IngestEnv> {
+  const { logger } = deps;
+  const sampleRate = deps.config.ACCESS_LOG_SAMPLE_RATE;
+  return async (c, next) => {
+    const started = performance.now();
+    metrics.inFlightRequests.inc();
+    try {
+      await next();
+    } finally {
+      metrics.inFlightRequests.dec();
+    }
+    const error = c.error === undefined ? undefined : toAppError(c.error);
+    if (error !== undefined && !c.get("counted")) metrics.rejected.inc({ reason: error.code });
+    const status = c.res.status;
+    const level = status >= 500 ? "warn" : status >= 400 || Math.random() < sampleRate ? "info" : "debug";
+    if (logger.isLevelEnabled(level)) {
+      logger[level](
+        {
+          requestId: c.get("requestId"),
+          method: c.req.method,
+          path: c.req.path,
+          status,
+          ms: Math.round((performance.now() - started) * 100) / 100,
+          ...(error ? { code: error.code } : {}),
+        },
+        "request",
+      );
+    }
+  };
+}
 
 /** Builds the ingest HTTP app from its dependencies; no I/O happens here. */
-export function createApp(deps: IngestDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: IngestDeps): OpenAPIHono<IngestEnv> {
+  const { config } = deps;
+  const app = new OpenAPIHono<IngestEnv>();
   installCommon(app, deps);
+  const metrics = createIngestMetrics(deps.registry);
+
+  // While draining, ask clients to reconnect elsewhere so the server can close keep-alive connections.
+  app.use("*", async (c, next) => {
+    await next();
+    if (deps.readiness.isDraining) c.header("Connection", "close");
+  });
+  app.use(INGEST_PATH, observe(deps, metrics));
+  if (config.INGEST_API_KEYS.length > 0) app.use(INGEST_PATH, apiKeyAuth(config.INGEST_API_KEYS));
+  if (config.RATE_LIMIT_PER_SEC !== undefined) {
+    const limiter = new TokenBucketLimiter({
+      ratePerSec: config.RATE_LIMIT_PER_SEC,
+      burst: config.RATE_LIMIT_BURST ?? Math.max(1, config.RATE_LIMIT_PER_SEC),
+    });
+    // Without keys every client shares one anonymous bucket: the limit then protects the broker as a whole.
+    app.use(
+      INGEST_PATH,
+      rateLimit(limiter, (c) => (c.get("apiKey" as never) as string | undefined) ?? "anonymous"),
+    );
+  }
+
+  const service = createIngestService({
+    publisher: deps.publisher,
+    campaigns: deps.campaigns,
+    metrics,
+    maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
+    maxMessageBytes: config.MAX_MESSAGE_BYTES,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  registerEvents(app, { service, maxBodyBytes: config.MAX_BODY_BYTES, maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS });
+  registerBatch(app, { service, maxBatchBodyBytes: config.MAX_BATCH_BODY_BYTES, maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS });
+  registerDocs(app);
   return app;
 }

@@ -1,19 +1,47 @@
 import { loadConfigOrExit } from "@sluice/config";
 import { onTerminationSignal, Readiness, runShutdown, startHttpServer } from "@sluice/http";
+import { createKafka } from "@sluice/kafka";
 import { createLogger } from "@sluice/logger";
 import { createRegistry, startMetricsServer } from "@sluice/metrics";
 import { createApp } from "./app";
+import type { NodeBindings } from "./body";
+import { startBrokerProbe } from "./broker-probe";
+import { noCampaignRules } from "./campaigns";
 import { ingestEnvSchema } from "./config";
+import { connectInBackground } from "./connect";
+import { createIdempotentProducer, createKafkaPublisher } from "./kafka-publisher";
 
 const config = loadConfigOrExit(ingestEnvSchema, process.env);
 const logger = createLogger({ name: "ingest", level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+if (config.INGEST_API_KEYS.length === 0) logger.warn("INGEST_API_KEYS is empty: the ingest API accepts unauthenticated requests");
 const registry = createRegistry("ingest");
 const readiness = new Readiness();
 
-const app = createApp({ logger, registry, readiness });
-const http = await startHttpServer(app.fetch, { port: config.SERVER_PORT, host: config.SERVER_HOST });
+const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
+const producer = createIdempotentProducer(kafka);
+const admin = kafka.admin();
+const connections = [connectInBackground(producer, "producer", logger), connectInBackground(admin, "admin", logger)];
+const probe = startBrokerProbe(admin, config.KAFKA_TOPIC, config.BROKER_PROBE_INTERVAL_MS, logger);
+readiness.register("kafka", () => probe.check());
+const publisher = createKafkaPublisher({
+  producer,
+  topic: config.KAFKA_TOPIC,
+  batchSize: config.PRODUCE_BATCH_SIZE,
+  lingerMs: config.PRODUCE_LINGER_MS,
+  maxFlushBytes: config.PRODUCE_MAX_FLUSH_BYTES,
+  maxInFlight: config.MAX_IN_FLIGHT,
+  timeoutMs: config.PRODUCE_TIMEOUT_MS,
+  registry,
+  logger,
+});
+
+const app = createApp({ logger, registry, readiness, config, publisher, campaigns: noCampaignRules });
+const http = await startHttpServer((request, env) => app.fetch(request, env as NodeBindings), {
+  port: config.SERVER_PORT,
+  host: config.SERVER_HOST,
+});
 const metrics = await startMetricsServer(registry, config.METRICS_PORT, config.SERVER_HOST);
-logger.info({ port: http.port, metricsPort: metrics.port }, "ingest listening");
+logger.info({ port: http.port, metricsPort: metrics.port, topic: config.KAFKA_TOPIC }, "ingest listening");
 
 onTerminationSignal((signal) => {
   logger.info({ signal }, "shutting down");
@@ -21,6 +49,16 @@ onTerminationSignal((signal) => {
     [
       { name: "readiness", run: () => readiness.startDraining() },
       { name: "http", run: () => http.close() },
+      { name: "publisher", run: () => publisher.close() },
+      {
+        name: "connections",
+        run: () => {
+          for (const connection of connections) connection.stop();
+        },
+      },
+      { name: "producer", run: () => producer.disconnect() },
+      { name: "probe", run: () => probe.stop() },
+      { name: "admin", run: () => admin.disconnect() },
       { name: "metrics", run: () => metrics.close() },
     ],
     config.SHUTDOWN_TIMEOUT_MS,

@@ -1,0 +1,134 @@
+import {
+  batchEnvelopeSchema,
+  createEventInputSchema,
+  type FieldIssue,
+  toEventMessage,
+  toFieldIssues,
+  type ValidatedEvent,
+} from "@sluice/events";
+import { AppError, type ErrorCode } from "@sluice/http";
+import { type CampaignRules, unmetCampaignRequirements } from "./campaigns";
+import type { IngestMetrics } from "./metrics";
+import type { EventPublisher, OutgoingMessage } from "./publisher";
+
+export interface IngestServiceOptions {
+  publisher: EventPublisher;
+  campaigns: CampaignRules;
+  metrics: IngestMetrics;
+  maxFutureSkewMs: number;
+  maxMessageBytes: number;
+  now?: () => number;
+}
+
+/** Why one event of a batch was not accepted, in the error envelope's inner shape. */
+export interface Rejection {
+  index: number;
+  error: { code: ErrorCode; message: string; details: FieldIssue[] };
+}
+
+export interface BatchResult {
+  accepted: number;
+  /** One entry per submitted event: the id it was stored under, or null when it was rejected. */
+  eventIds: (string | null)[];
+  rejected: Rejection[];
+}
+
+/**
+ * Validates events, applies campaign rules, and publishes them; every method resolves only after the
+ * broker acknowledged what it reports as accepted.
+ */
+export interface IngestService {
+  ingestOne(body: unknown): Promise<string>;
+  ingestBatch(body: unknown): Promise<BatchResult>;
+}
+
+/** Builds the ingest service over a publisher and the campaign rules. */
+export function createIngestService(options: IngestServiceOptions): IngestService {
+  const now = options.now ?? Date.now;
+  const schema = createEventInputSchema({ maxFutureSkewMs: options.maxFutureSkewMs, now });
+  const { metrics } = options;
+
+  /** Validates one event into its Kafka message, or throws the AppError that explains why not. */
+  function prepare(input: unknown, receivedAt: number, sentAt?: number): { event: ValidatedEvent; message: OutgoingMessage } {
+    const parsed = schema.safeParse(input);
+    if (!parsed.success) {
+      throw new AppError("VALIDATION_FAILED", "the event is invalid", toFieldIssues(parsed.error));
+    }
+    const event = parsed.data;
+    const unmet = unmetCampaignRequirements(options.campaigns, event);
+    if (unmet.length > 0) {
+      throw new AppError(
+        "CAMPAIGN_REQUIREMENTS_UNMET",
+        `campaign ${event.campaign_id} requires metadata ${unmet.map((d) => d.path.slice("metadata.".length)).join(", ")}`,
+        unmet,
+      );
+    }
+    const value = JSON.stringify(toEventMessage(event, receivedAt, sentAt));
+    // A UTF-8 byte is at most 3 per UTF-16 unit, so the exact count is only needed near the limit.
+    if (value.length * 3 > options.maxMessageBytes && Buffer.byteLength(value) > options.maxMessageBytes) {
+      throw new AppError("PAYLOAD_TOO_LARGE", `the event exceeds ${options.maxMessageBytes} bytes once serialized`, [
+        { path: "(event)", message: `at most ${options.maxMessageBytes} bytes` },
+      ]);
+    }
+    return { event, message: { key: event.user_id, value } };
+  }
+
+  async function publish(messages: OutgoingMessage[]): Promise<void> {
+    try {
+      await options.publisher.publish(messages);
+    } catch (error) {
+      if (error instanceof AppError) metrics.rejected.inc({ reason: error.code }, messages.length);
+      throw error;
+    }
+    metrics.accepted.inc(messages.length);
+  }
+
+  return {
+    async ingestOne(body) {
+      let prepared: ReturnType<typeof prepare>;
+      try {
+        prepared = prepare(body, now());
+      } catch (error) {
+        if (error instanceof AppError) metrics.rejected.inc({ reason: error.code });
+        throw error;
+      }
+      await publish([prepared.message]);
+      return prepared.event.event_id;
+    },
+
+    async ingestBatch(body) {
+      const envelope = batchEnvelopeSchema.safeParse(body);
+      if (!envelope.success) {
+        metrics.rejected.inc({ reason: "VALIDATION_FAILED" });
+        throw new AppError("VALIDATION_FAILED", "the batch envelope is invalid", toFieldIssues(envelope.error));
+      }
+      const { events, sent_at: sentAt } = envelope.data;
+      const receivedAt = now();
+      const messages: OutgoingMessage[] = [];
+      const eventIds: (string | null)[] = [];
+      const rejected: Rejection[] = [];
+      events.forEach((input, index) => {
+        try {
+          const prepared = prepare(input, receivedAt, sentAt);
+          messages.push(prepared.message);
+          eventIds.push(prepared.event.event_id);
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          metrics.rejected.inc({ reason: error.code });
+          eventIds.push(null);
+          rejected.push({ index, error: { code: error.code, message: error.message, details: error.details } });
+        }
+      });
+      if (messages.length === 0) {
+        // Nothing to accept: a plain 4xx tells SDKs not to retry, with every event's problems listed.
+        const details = rejected.flatMap((r) =>
+          r.error.details.map((d) => ({ path: `events.${r.index}.${d.path}`, message: d.message })),
+        );
+        const code = rejected.every((r) => r.error.code === rejected[0]?.error.code) ? rejected[0]?.error.code : undefined;
+        throw new AppError(code ?? "VALIDATION_FAILED", "no event in the batch is valid", details);
+      }
+      await publish(messages);
+      return { accepted: messages.length, eventIds, rejected };
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { AppError, Readiness } from "@sluice/http";
+import { createLogger } from "@sluice/logger";
+import { createRegistry } from "@sluice/metrics";
+import { createApp, type IngestAppConfig, type IngestDeps } from "../app";
+import type { CampaignRules } from "../campaigns";
+import type { EventPublisher, OutgoingMessage } from "../publisher";
+
+/** A publisher that records what it was given, or fails like a broker that did not acknowledge. */
+export class FakePublisher implements EventPublisher {
+  readonly published: OutgoingMessage[] = [];
+  failWith: AppError | undefined;
+
+  async publish(messages: OutgoingMessage[]): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.published.push(...messages);
+  }
+
+  /** The published values, parsed. */
+  get values(): Record<string, unknown>[] {
+    return this.published.map((m) => JSON.parse(m.value) as Record<string, unknown>);
+  }
+}
+
+/** A broker outage as the real publisher reports it. */
+export const brokerDown = () => new AppError("UNAVAILABLE", "no acknowledgement within 5000 ms", [], 5);
+
+export const TEST_CONFIG: IngestAppConfig = {
+  INGEST_API_KEYS: [],
+  RATE_LIMIT_PER_SEC: undefined,
+  RATE_LIMIT_BURST: undefined,
+  MAX_FUTURE_SKEW_MS: 300_000,
+  MAX_BODY_BYTES: 1_048_576,
+  MAX_BATCH_BODY_BYTES: 16_777_216,
+  MAX_MESSAGE_BYTES: 1_000_000,
+  ACCESS_LOG_SAMPLE_RATE: 0,
+};
+
+/** Builds the ingest app over fakes; every part can be overridden. */
+export function buildTestApp(overrides: Partial<Omit<IngestDeps, "config">> & { config?: Partial<IngestAppConfig> } = {}) {
+  const publisher = (overrides.publisher as FakePublisher | undefined) ?? new FakePublisher();
+  const readiness = overrides.readiness ?? new Readiness();
+  const registry = overrides.registry ?? createRegistry("test");
+  const campaigns: CampaignRules = overrides.campaigns ?? { requiredMetadata: () => undefined };
+  const app = createApp({
+    logger: overrides.logger ?? createLogger({ name: "test", level: "silent" }),
+    registry,
+    readiness,
+    publisher,
+    campaigns,
+    config: { ...TEST_CONFIG, ...overrides.config },
+    ...(overrides.now ? { now: overrides.now } : {}),
+  });
+  return { app, publisher, readiness, registry };
+}
