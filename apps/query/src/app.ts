@@ -1,11 +1,56 @@
-import { type CommonDeps, installCommon } from "@sluice/http";
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Campaign, CampaignSink } from "@sluice/campaigns";
+import type { ClickHouse } from "@sluice/clickhouse";
+import { toFieldIssues } from "@sluice/events";
+import { AppError, apiKeyAuth, type CommonDeps, installCommon } from "@sluice/http";
+import { registerCampaigns } from "./routes/campaigns";
+import { registerDashboard } from "./routes/dashboard";
+import { registerDocs } from "./routes/docs";
+import { registerEventLookup } from "./routes/event";
+import { registerMetrics } from "./routes/metrics";
+import { registerOverview } from "./routes/overview";
+import { registerSearch } from "./routes/search";
 
-export type QueryDeps = CommonDeps;
+/** What the campaign routes read: the registry tailing the topic (and taking our own writes at once). */
+export interface CampaignReader {
+  get(campaignId: string): Campaign | undefined;
+  list(): Campaign[];
+  apply(campaign: Campaign): void;
+}
+
+export interface QueryDeps extends CommonDeps {
+  db: ClickHouse;
+  campaigns: CampaignReader;
+  publisher: CampaignSink;
+  /** Keys that may call the API; empty means the API is open (AUTH_DISABLED or a development setup). */
+  apiKeys: readonly string[];
+  now?: () => number;
+}
+
+export type QueryApp = OpenAPIHono;
+
+/** Paths of the API that need a key; the dashboard page, docs and probes stay open. */
+const GUARDED = ["/metrics", "/events", "/events/*", "/campaigns", "/campaigns/*", "/overview"];
 
 /** Builds the query HTTP app from its dependencies; no I/O happens here. */
-export function createApp(deps: QueryDeps): Hono {
-  const app = new Hono();
+export function createApp(deps: QueryDeps): QueryApp {
+  const app = new OpenAPIHono({
+    defaultHook: (result) => {
+      if (!result.success) throw new AppError("VALIDATION_FAILED", "invalid request", toFieldIssues(result.error));
+    },
+  });
   installCommon(app, deps);
+  if (deps.apiKeys.length > 0) {
+    const auth = apiKeyAuth(deps.apiKeys);
+    for (const path of GUARDED) app.use(path, auth);
+  }
+  const now = deps.now ?? Date.now;
+  registerMetrics(app, { db: deps.db, now });
+  registerEventLookup(app, { db: deps.db });
+  registerSearch(app, { db: deps.db });
+  registerCampaigns(app, { campaigns: deps.campaigns, publisher: deps.publisher, logger: deps.logger });
+  registerOverview(app, { db: deps.db, now });
+  registerDashboard(app);
+  registerDocs(app);
   return app;
 }

@@ -1,11 +1,25 @@
-import { baseEnv, port } from "@sluice/config";
+import { baseEnv, clickhouseEnv, csv, flag, kafkaEnv, port, positiveInt } from "@sluice/config";
 import { z } from "zod";
 
-/** Every setting of the query app, read from the environment once in main. */
-export const queryEnvSchema = z.object({
-  ...baseEnv,
-  SERVER_PORT: port(8081),
-  METRICS_PORT: port(9103),
-});
+/**
+ * Every setting of the query app, read from the environment once in main. QUERY_API_KEYS guards the
+ * API; in production an empty list is refused unless AUTH_DISABLED=true says the API is open on purpose.
+ */
+export const queryEnvSchema = z
+  .object({
+    ...baseEnv,
+    ...kafkaEnv,
+    ...clickhouseEnv,
+    SERVER_PORT: port(8081),
+    METRICS_PORT: port(9103),
+    QUERY_API_KEYS: csv(),
+    AUTH_DISABLED: flag(false),
+    CLICKHOUSE_REQUEST_TIMEOUT_MS: positiveInt(10_000),
+    CAMPAIGNS_READY_TIMEOUT_MS: positiveInt(30_000),
+  })
+  .refine((env) => env.NODE_ENV !== "production" || env.AUTH_DISABLED || env.QUERY_API_KEYS.length > 0, {
+    path: ["QUERY_API_KEYS"],
+    message: "set at least one key, or AUTH_DISABLED=true to serve the API without keys",
+  });
 
 export type QueryConfig = z.infer<typeof queryEnvSchema>;

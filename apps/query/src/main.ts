@@ -1,17 +1,70 @@
-import { loadConfigOrExit } from "@sluice/config";
+import { CampaignRegistry, createCampaignPublisher } from "@sluice/campaigns";
+import { createClickHouse } from "@sluice/clickhouse";
+import { clickhouseUrl, loadConfigOrExit } from "@sluice/config";
 import { onTerminationSignal, Readiness, runShutdown, startHttpServer } from "@sluice/http";
+import { createKafka } from "@sluice/kafka";
 import { createLogger } from "@sluice/logger";
 import { createRegistry, startMetricsServer } from "@sluice/metrics";
 import { createApp } from "./app";
 import { queryEnvSchema } from "./config";
+import { retryInBackground } from "./retry";
 
 const config = loadConfigOrExit(queryEnvSchema, process.env);
 const logger = createLogger({ name: "query", level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 const registry = createRegistry("query");
 const readiness = new Readiness();
+if (config.QUERY_API_KEYS.length === 0) {
+  logger.warn({ authDisabled: config.AUTH_DISABLED }, "QUERY_API_KEYS is empty: the query API answers without a key");
+}
 
-const app = createApp({ logger, registry, readiness });
-const http = await startHttpServer(app.fetch, { port: config.SERVER_PORT, host: config.SERVER_HOST });
+const db = createClickHouse({
+  url: clickhouseUrl(config),
+  database: config.CLICKHOUSE_DATABASE,
+  username: config.CLICKHOUSE_USERNAME,
+  password: config.CLICKHOUSE_PASSWORD,
+  requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+});
+const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-query` }, logger);
+const producer = kafka.producer({ allowAutoTopicCreation: false });
+const campaigns = new CampaignRegistry({
+  kafka,
+  topic: config.KAFKA_CAMPAIGNS_TOPIC,
+  logger,
+  groupPrefix: "sluice-query-campaigns",
+});
+
+readiness.register("clickhouse", async () => ({ ok: await db.ping() }));
+readiness.register("campaigns", () => ({
+  ok: campaigns.ready,
+  detail: campaigns.ready ? undefined : "catching up with the campaigns topic",
+}));
+
+// Kafka only backs the campaign routes: metrics and search serve while it is still connecting.
+const background = new AbortController();
+retryInBackground("campaigns producer", () => producer.connect(), { logger, signal: background.signal });
+retryInBackground(
+  "campaign registry",
+  async () => {
+    try {
+      await campaigns.start(config.CAMPAIGNS_READY_TIMEOUT_MS);
+    } catch (error) {
+      await campaigns.stop();
+      throw error;
+    }
+  },
+  { logger, signal: background.signal },
+);
+
+const app = createApp({
+  logger,
+  registry,
+  readiness,
+  db,
+  campaigns,
+  publisher: createCampaignPublisher(producer, config.KAFKA_CAMPAIGNS_TOPIC),
+  apiKeys: config.AUTH_DISABLED ? [] : config.QUERY_API_KEYS,
+});
+const http = await startHttpServer((request) => app.fetch(request), { port: config.SERVER_PORT, host: config.SERVER_HOST });
 const metrics = await startMetricsServer(registry, config.METRICS_PORT, config.SERVER_HOST);
 logger.info({ port: http.port, metricsPort: metrics.port }, "query listening");
 
@@ -21,6 +74,10 @@ onTerminationSignal((signal) => {
     [
       { name: "readiness", run: () => readiness.startDraining() },
       { name: "http", run: () => http.close() },
+      { name: "background", run: () => background.abort() },
+      { name: "campaign registry", run: () => campaigns.stop() },
+      { name: "producer", run: () => producer.disconnect() },
+      { name: "clickhouse", run: () => db.close() },
       { name: "metrics", run: () => metrics.close() },
     ],
     config.SHUTDOWN_TIMEOUT_MS,

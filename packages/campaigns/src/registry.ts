@@ -29,9 +29,14 @@ export class CampaignRegistry implements CampaignRules {
 
   constructor(private readonly options: CampaignRegistryOptions) {}
 
-  /** Starts tailing and resolves once the registry has caught up with the topic; rejects after `timeoutMs`. */
+  /**
+   * Starts tailing and resolves once the registry has caught up with the topic; rejects after
+   * `timeoutMs`. After a rejection, call `stop()` before starting again.
+   */
   async start(timeoutMs = 30_000): Promise<void> {
     const { kafka, topic, logger } = this.options;
+    this.pending.clear();
+    this.failed = undefined;
     const admin = kafka.admin();
     await admin.connect();
     try {

@@ -1,0 +1,53 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ClickHouse } from "@sluice/clickhouse";
+import { LIMITS } from "@sluice/events";
+import { metricsRange } from "../params/time";
+import { readFromClickHouse } from "../queries/guard";
+import { GROUP_BY, queryMetrics } from "../queries/metrics";
+import { errorResponses, instantParam } from "./schemas";
+
+const MetricsSchema = z
+  .object({
+    event_name: z.string().nullable(),
+    from: z.string().openapi({ description: "start of the counted range (inclusive), a UTC hour boundary" }),
+    to: z.string().openapi({ description: "end of the counted range (exclusive), a UTC hour boundary" }),
+    grouped_by: z.enum(GROUP_BY),
+    total_events: z.number(),
+    unique_users: z.number(),
+    data: z.array(z.object({ group: z.string().nullable(), total_events: z.number(), unique_users: z.number() })),
+  })
+  .openapi("Metrics");
+
+const route = createRoute({
+  method: "get",
+  path: "/metrics",
+  summary: "Event counts and unique users from the hourly aggregates",
+  description:
+    "Answered from the hourly materialized view. The views hold whole UTC hours: `from` rounds down and `to` rounds up " +
+    "to an hour boundary, and the response's from/to give the range actually counted (inclusive from, exclusive to). " +
+    "Default: the 24 hours ending at the end of the current hour. Ranges over 400 days are refused.",
+  request: {
+    query: z.object({
+      event_name: z.string().min(1).max(LIMITS.eventName).optional(),
+      from: instantParam("from", "unix seconds or ISO-8601"),
+      to: instantParam("to", "unix seconds or ISO-8601"),
+      group_by: z.enum(GROUP_BY).default("hour"),
+    }),
+  },
+  responses: {
+    200: { description: "totals and one entry per group", content: { "application/json": { schema: MetricsSchema } } },
+    ...errorResponses(400, 401, 503),
+  },
+});
+
+/** Registers `GET /metrics`. */
+export function registerMetrics(app: OpenAPIHono, deps: { db: ClickHouse; now: () => number }): void {
+  app.openapi(route, async (c) => {
+    const query = c.req.valid("query");
+    const range = metricsRange(query, deps.now());
+    const metrics = await readFromClickHouse(() =>
+      queryMetrics(deps.db, { ...range, eventName: query.event_name, groupBy: query.group_by }),
+    );
+    return c.json(metrics, 200);
+  });
+}
