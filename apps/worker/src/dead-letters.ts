@@ -59,12 +59,12 @@ async function recordedOffsets(db: ClickHouse, dead: readonly DeadLetter[]): Pro
     const first = items[0];
     if (!first) continue;
     const offsets = items.map((item) => Number(item.message.offset));
-    const rows = await db.query<{ kafka_offset: string }>(
-      sql`SELECT toString(kafka_offset) AS kafka_offset FROM events_dead_letter
+    const rows = await db.query<{ recorded_offset: string }>(
+      sql`SELECT toString(kafka_offset) AS recorded_offset FROM events_dead_letter
           WHERE kafka_topic = ${first.message.topic} AND kafka_partition = ${first.message.partition}
             AND kafka_offset IN ${offsets}`,
     );
-    for (const row of rows) found.add(`${first.message.topic}\u0000${first.message.partition}\u0000${row.kafka_offset}`);
+    for (const row of rows) found.add(`${first.message.topic}\u0000${first.message.partition}\u0000${row.recorded_offset}`);
   }
   return found;
 }

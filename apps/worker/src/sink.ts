@@ -124,11 +124,12 @@ export function createSink(deps: SinkDeps): Sink {
   }
 
   async function storedMaxima(topic: string): Promise<Map<number, number>> {
-    const rows = await db.query<{ kafka_partition: number; max_offset: string }>(
-      sql`SELECT kafka_partition, toString(maxMerge(max_offset)) AS max_offset FROM events_offsets
+    // Aliases never reuse a column name: ClickHouse lets a SELECT alias shadow the column in WHERE.
+    const rows = await db.query<{ part: number; stored_max: string }>(
+      sql`SELECT kafka_partition AS part, toString(maxMerge(max_offset)) AS stored_max FROM events_offsets
           WHERE kafka_topic = ${topic} GROUP BY kafka_partition`,
     );
-    return new Map(rows.map((row) => [Number(row.kafka_partition), Number(row.max_offset)]));
+    return new Map(rows.map((row) => [Number(row.part), Number(row.stored_max)]));
   }
 
   /** The (partition, offset) pairs of `rows` that are already in `events`, read through the primary key. */
@@ -155,14 +156,14 @@ export function createSink(deps: SinkDeps): Sink {
         maxOffset = Math.max(maxOffset, offset);
         names.add(row.event_name);
       }
-      const stored = await db.query<{ kafka_offset: string }>(
-        sql`SELECT toString(kafka_offset) AS kafka_offset FROM events
+      const stored = await db.query<{ stored_offset: string }>(
+        sql`SELECT toString(kafka_offset) AS stored_offset FROM events
             WHERE event_name IN ${[...names]}
               AND timestamp >= toDateTime(${minTs}) AND timestamp <= toDateTime(${maxTs})
               AND kafka_topic = ${first.kafka_topic} AND kafka_partition = ${first.kafka_partition}
               AND kafka_offset >= ${minOffset} AND kafka_offset <= ${maxOffset}`,
       );
-      for (const row of stored) found.add(`${partitionKey(first.kafka_topic, first.kafka_partition)}\u0000${row.kafka_offset}`);
+      for (const row of stored) found.add(`${partitionKey(first.kafka_topic, first.kafka_partition)}\u0000${row.stored_offset}`);
     }
     return found;
   }
@@ -239,14 +240,14 @@ export function createSink(deps: SinkDeps): Sink {
 
   return {
     async load(topic, partition) {
-      const ids = await db.query<{ event_id: string }>(
-        sql`SELECT toString(event_id) AS event_id FROM events
+      const ids = await db.query<{ id: string }>(
+        sql`SELECT toString(event_id) AS id FROM events
             WHERE kafka_topic = ${topic} AND kafka_partition = ${partition}
             ORDER BY kafka_offset DESC LIMIT ${deps.dedupWindow}`,
       );
       const window = new RecentIds(deps.dedupWindow);
       for (let i = ids.length - 1; i >= 0; i--) {
-        const id = ids[i]?.event_id;
+        const id = ids[i]?.id;
         if (id) window.add(id);
       }
       partitions.set(partitionKey(topic, partition), { nextOffset: -1, ids: window });
