@@ -356,7 +356,7 @@ describe("injection corpus", () => {
     UNICODE,
     "\u2028\u2029",
     "`backtick`",
-    "${x}",
+    "$" + "{x}",
     "1e999",
     "-1",
     "9".repeat(40),
