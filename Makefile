@@ -46,6 +46,7 @@ test-unit: install compose-tool ## unit tests (fakes only)
 	@pnpm exec vitest run --project unit
 
 test-int: migrate ## integration tests against the real Kafka and ClickHouse
+	@scripts/ensure-chromium.sh
 	@pnpm exec vitest run --project integration
 
 test: lint typecheck test-unit test-int ## everything CI runs
