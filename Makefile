@@ -50,3 +50,7 @@ test-int: migrate ## integration tests against the real Kafka and ClickHouse
 	@pnpm exec vitest run --project integration
 
 test: lint typecheck test-unit test-int ## everything CI runs
+
+.PHONY: bench-query
+bench-query: migrate ## p50/p99 of GET /metrics per group_by over 30 days of >= 10M events (loads them once)
+	@$(TSX) bench/query/run.ts

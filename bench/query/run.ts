@@ -1,0 +1,183 @@
+// `make bench-query`: p50/p99 of GET /metrics for each group_by over 30 days with >= 10M events.
+// The events are generated inside ClickHouse (INSERT … SELECT FROM numbers) in chunks, so the
+// materialized views fill the hourly aggregates as the worker's inserts would; a loaded bench database
+// is reused on the next run. The query app runs in this process on a loopback port; requests go one
+// at a time (latency) and then 4 at a time (throughput). Results: bench/results/query-<timestamp>.json.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { CampaignStore } from "@sluice/campaigns";
+import { createClickHouse, ensureDatabase, identifier, loadMigrations, migrate, raw, sql } from "@sluice/clickhouse";
+import { Readiness, startHttpServer } from "@sluice/http";
+import { createLogger } from "@sluice/logger";
+import { createRegistry } from "@sluice/metrics";
+import { MIGRATIONS_DIR, services } from "@sluice/testing";
+import { createApp } from "../../apps/query/src/app";
+import { GROUP_BY } from "../../apps/query/src/queries/metrics";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const DATABASE = process.env.BENCH_DATABASE ?? "sluice_bench_query";
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
+const CHUNK = 1_000_000;
+const DAYS = 30;
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
+const WARMUP = 20;
+const CONCURRENCY = 4;
+
+const logger = createLogger({ name: "bench-query", level: "info" });
+const server = createClickHouse({ url: services.clickhouseUrl, database: "default", username: "default", password: "" });
+const db = createClickHouse({
+  url: services.clickhouseUrl,
+  database: DATABASE,
+  username: "default",
+  password: "",
+  requestTimeoutMs: 600_000,
+});
+
+/** Fills `events` with EVENTS rows spread evenly over the DAYS days ending at `endSeconds`. */
+async function load(endSeconds: number): Promise<void> {
+  const span = DAYS * 86_400;
+  const start = endSeconds - span;
+  for (let offset = 0; offset < EVENTS; offset += CHUNK) {
+    const rows = Math.min(CHUNK, EVENTS - offset);
+    const began = performance.now();
+    // n is the global row number; hashes of it spread users, channels and names without correlation.
+    await db.command(sql`
+      INSERT INTO events (event_id, event_name, user_id, timestamp, timestamp_ms, channel, campaign_id, session_id,
+        anonymous_id, tags, metadata_string_keys, metadata_string_values, metadata_number_keys, metadata_number_values,
+        metadata_bool_keys, metadata_bool_values, user_properties_string_keys, user_properties_string_values,
+        user_properties_number_keys, user_properties_number_values, user_properties_bool_keys, user_properties_bool_values,
+        device_category, device_brand, device_model, device_os, device_os_version, device_browser, device_browser_version,
+        device_language, device_hostname, app_id, app_version, items, sent_at_ms, received_at_ms, kafka_topic,
+        kafka_partition, kafka_offset)
+      SELECT generateUUIDv4(),
+        arrayElement(['page_view','click','search','add_to_cart','purchase','signup','login','share','checkout','logout'], intHash32(n) % 10 + 1),
+        concat('user-', toString(intHash64(n) % 200000)),
+        toDateTime(ts), toUInt64(ts) * 1000 + n % 1000,
+        arrayElement(['web','mobile','api','email','push','desktop','tv','console','other',''], intHash32(n * 7) % 10 + 1),
+        if(n % 5 = 0, concat('campaign-', toString(intHash32(n * 13) % 10)), ''),
+        '', '', [], ['plan'], [if(n % 3 = 0, 'pro', 'free')], ['amount'], [toFloat64(n % 100)], [], [],
+        [], [], [], [], [], [], '', '', '', '', '', '', '', '', '', '', '', '', 0, toUInt64(ts) * 1000, 'bench', 0, n
+      FROM (SELECT number + ${offset} AS n, ${start} + intDiv((number + ${offset}) * ${span}, ${EVENTS}) AS ts FROM numbers(${rows}))`);
+    logger.info({ rows: offset + rows, chunkMs: Math.round(performance.now() - began) }, "loaded");
+  }
+  // Background merges would get there too; merging now measures the steady state, not a fresh load's parts.
+  await db.command(raw("OPTIMIZE TABLE events_hourly FINAL"));
+}
+
+async function prepare(): Promise<{ rows: number; endSeconds: number; loadMs?: number }> {
+  await ensureDatabase(server, DATABASE);
+  await migrate(db, await loadMigrations(MIGRATIONS_DIR));
+  const [existing] = await db.query<{ c: string; end: number }>(
+    raw("SELECT count() AS c, toUnixTimestamp(max(timestamp)) AS end FROM events"),
+  );
+  if (Number(existing?.c) >= EVENTS) {
+    logger.info({ rows: Number(existing?.c) }, "reusing the loaded bench database");
+    return { rows: Number(existing?.c), endSeconds: Number(existing?.end) + 1 };
+  }
+  if (Number(existing?.c) > 0) {
+    for (const table of ["events", "events_by_id", "events_offsets", "events_hourly"]) {
+      await db.command(sql`TRUNCATE TABLE ${identifier(table)}`);
+    }
+  }
+  const endSeconds = Math.ceil(Date.now() / 3_600_000) * 3600;
+  const began = performance.now();
+  await load(endSeconds);
+  return { rows: EVENTS, endSeconds, loadMs: Math.round(performance.now() - began) };
+}
+
+function percentile(sorted: number[], p: number): number {
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return Math.round((sorted[Math.max(0, index)] ?? 0) * 100) / 100;
+}
+
+async function measure(url: string, concurrency: number) {
+  for (let i = 0; i < WARMUP; i++) await (await fetch(url)).arrayBuffer();
+  const latencies: number[] = [];
+  let next = 0;
+  let failures = 0;
+  const began = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < REQUESTS) {
+        next++;
+        const start = performance.now();
+        const res = await fetch(url);
+        await res.arrayBuffer();
+        latencies.push(performance.now() - start);
+        if (res.status !== 200) failures++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - began) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    failures,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: percentile(latencies, 100),
+    requestsPerSec: Math.round(latencies.length / seconds),
+  };
+}
+
+const data = await prepare();
+const store = new CampaignStore();
+const app = createApp({
+  logger: createLogger({ name: "query", level: "warn" }),
+  registry: createRegistry("query"),
+  readiness: new Readiness(),
+  db,
+  campaigns: { get: (id) => store.get(id), list: () => store.list(), apply: (c) => store.put(c) },
+  publisher: { publish: () => Promise.reject(new Error("campaigns are not benchmarked")) },
+  apiKeys: [],
+});
+const http = await startHttpServer((request) => app.fetch(request), { port: 0, host: "127.0.0.1" });
+const from = data.endSeconds - DAYS * 86_400;
+const results = [];
+for (const eventName of ["purchase", undefined]) {
+  for (const groupBy of GROUP_BY) {
+    const name = eventName === undefined ? "" : `&event_name=${eventName}`;
+    const url = `http://127.0.0.1:${http.port}/metrics?group_by=${groupBy}&from=${from}&to=${data.endSeconds}${name}`;
+    const sample = (await (await fetch(url)).json()) as { total_events: number; data: unknown[] };
+    const sequential = await measure(url, 1);
+    const concurrent = await measure(url, CONCURRENCY);
+    const row = {
+      group_by: groupBy,
+      event_name: eventName ?? null,
+      total_events: sample.total_events,
+      groups: sample.data.length,
+      sequential,
+      concurrent,
+    };
+    logger.info(row, "measured");
+    results.push(row);
+  }
+}
+await http.close();
+const [hourly] = await db.query<{ c: string }>(raw("SELECT count() AS c FROM events_hourly"));
+await db.close();
+await server.close();
+
+const report = {
+  bench: "query /metrics",
+  at: new Date().toISOString(),
+  database: DATABASE,
+  events: data.rows,
+  hourlyRows: Number(hourly?.c),
+  days: DAYS,
+  loadMs: data.loadMs ?? null,
+  requestsPerCase: REQUESTS,
+  concurrency: [1, CONCURRENCY],
+  results,
+};
+mkdirSync(`${ROOT}/bench/results`, { recursive: true });
+const file = `${ROOT}/bench/results/query-${report.at.replaceAll(":", "-")}.json`;
+writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+console.log(`\n${data.rows.toLocaleString("en-US")} events over ${DAYS} days, ${report.hourlyRows} hourly rows`);
+console.log("group_by   event_name  p50 ms  p99 ms  (1 at a time)   p50 ms  p99 ms  req/s  (4 at a time)");
+for (const r of results) {
+  console.log(
+    `${r.group_by.padEnd(10)} ${(r.event_name ?? "(all)").padEnd(10)} ${String(r.sequential.p50Ms).padStart(7)} ${String(r.sequential.p99Ms).padStart(7)}                 ${String(r.concurrent.p50Ms).padStart(7)} ${String(r.concurrent.p99Ms).padStart(7)} ${String(r.concurrent.requestsPerSec).padStart(6)}`,
+  );
+}
+console.log(`results: ${file}`);
