@@ -14,7 +14,7 @@ function post(path: string, body: unknown, headers: Record<string, string> = {})
   return new Request(`http://ingest${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
-    body: payload as BodyInit,
+    body: payload as string,
   });
 }
 

@@ -22,6 +22,8 @@ export const ingestEnvSchema = z
     MAX_BATCH_BODY_BYTES: positiveInt(16_777_216),
     /** Largest serialized Kafka message; stays under the broker's default message.max.bytes (1048588). */
     MAX_MESSAGE_BYTES: positiveInt(1_000_000),
+    /** Idempotent producers sending concurrently; each user_id always uses the same one, so its order holds. */
+    PRODUCE_LANES: positiveInt(4),
     /** Producer coalescing: flush once this many messages wait, or after the linger. */
     PRODUCE_BATCH_SIZE: positiveInt(500),
     PRODUCE_LINGER_MS: z.coerce.number().int().min(0).default(2),

@@ -14,15 +14,19 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
   return kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
+    // A produce request is retried until acknowledged: giving up could let the next batch reuse its
+    // sequence number, which the broker would then drop as a duplicate while we answer 202.
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1000 },
     allowAutoTopicCreation: false,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
 }
 
 export interface KafkaPublisherOptions {
-  producer: Pick<Producer, "sendBatch">;
+  /** One idempotent producer per lane; a key always uses the same lane, so per-user order holds. */
+  producers: Pick<Producer, "sendBatch">[];
   topic: string;
-  /** Flush as soon as this many messages wait while no produce request is outstanding. */
+  /** Flush a lane as soon as this many messages wait while it has no produce request outstanding. */
   batchSize: number;
   /** How long the first waiting message lingers for company before a flush. */
   lingerMs: number;
@@ -36,7 +40,7 @@ export interface KafkaPublisherOptions {
   logger: Logger;
 }
 
-/** A publisher that also reports its load and can drain before the producer disconnects. */
+/** A publisher that also reports its load and can drain before the producers disconnect. */
 export interface KafkaPublisher extends EventPublisher {
   readonly inFlight: number;
   /** Refuses new messages and resolves once every queued or outstanding message has settled. */
@@ -58,22 +62,44 @@ interface Entry {
   request: Request;
 }
 
+interface Lane {
+  producer: Pick<Producer, "sendBatch">;
+  queue: Entry[];
+  sendingSince: number | undefined;
+  lingerTimer: NodeJS.Timeout | undefined;
+}
+
 // Per-record overhead in a v2 record batch (length, attributes, deltas, varint lengths, headers count).
 const RECORD_OVERHEAD_BYTES = 40;
 
+/** FNV-1a over the key's UTF-16 units: cheap, stable, and spreads user ids evenly over lanes. */
+function laneOf(key: string, lanes: number): number {
+  if (lanes === 1) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i += 1) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % lanes;
+}
+
 /**
- * Coalesces concurrent publish() calls into shared produce requests: messages queue, a flush sends
- * everything waiting (bounded by bytes) in one sendBatch, and each caller's promise resolves when the
- * last of its messages is acknowledged. Only one produce request is outstanding at a time (idempotence),
- * so whatever arrives meanwhile forms the next, larger batch.
+ * Coalesces concurrent publish() calls into shared produce requests. Messages queue on the lane of
+ * their key; a lane sends everything waiting (bounded by bytes) in one sendBatch, and each caller's
+ * promise resolves when the last of its messages is acknowledged. An idempotent producer allows one
+ * outstanding request, so each lane has its own producer: lanes pipeline, while one key's messages
+ * stay in one lane and therefore in order.
  */
 export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPublisher {
-  const { producer, topic, logger } = options;
+  const { topic, logger } = options;
   const retryAfterSeconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
-  let queue: Entry[] = [];
+  const lanes: Lane[] = options.producers.map((producer) => ({
+    producer,
+    queue: [],
+    sendingSince: undefined,
+    lingerTimer: undefined,
+  }));
   let inFlight = 0;
-  let sendingSince: number | undefined;
-  let lingerTimer: NodeJS.Timeout | undefined;
   let closed = false;
   let idleWaiters: (() => void)[] = [];
 
@@ -128,9 +154,10 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     }
   }
 
-  /** Takes the next produce request's worth of messages, dropping those whose caller already gave up. */
-  function takeBatch(): Entry[] {
+  /** Takes a lane's next produce request's worth of messages, dropping those whose caller gave up. */
+  function takeBatch(lane: Lane): Entry[] {
     const batch: Entry[] = [];
+    const queue = lane.queue;
     let bytes = 0;
     let index = 0;
     let dropped = 0;
@@ -144,22 +171,22 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       batch.push(entry);
       bytes += entry.size;
     }
-    queue = index === queue.length ? [] : queue.slice(index);
+    lane.queue = index === queue.length ? [] : queue.slice(index);
     if (dropped > 0) release(dropped);
     return batch;
   }
 
-  async function drain(): Promise<void> {
-    if (sendingSince !== undefined) return;
-    if (lingerTimer !== undefined) {
-      clearTimeout(lingerTimer);
-      lingerTimer = undefined;
+  async function drain(lane: Lane): Promise<void> {
+    if (lane.sendingSince !== undefined) return;
+    if (lane.lingerTimer !== undefined) {
+      clearTimeout(lane.lingerTimer);
+      lane.lingerTimer = undefined;
     }
-    for (let batch = takeBatch(); batch.length > 0; batch = takeBatch()) {
-      sendingSince = Date.now();
+    for (let batch = takeBatch(lane); batch.length > 0; batch = takeBatch(lane)) {
+      lane.sendingSince = Date.now();
       const end = produceDuration.startTimer();
       try {
-        await producer.sendBatch({
+        await lane.producer.sendBatch({
           acks: -1,
           timeout: options.timeoutMs,
           topicMessages: [{ topic, messages: batch.map((entry) => ({ key: entry.key, value: entry.value })) }],
@@ -172,23 +199,26 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
         const failure = unavailable("the broker did not acknowledge the events");
         for (const entry of batch) fail(entry.request, failure);
       } finally {
-        sendingSince = undefined;
+        lane.sendingSince = undefined;
         release(batch.length);
       }
     }
   }
 
-  function schedule(): void {
-    if (sendingSince !== undefined) return;
-    if (queue.length >= options.batchSize || options.lingerMs === 0) {
-      void drain();
-    } else if (lingerTimer === undefined) {
-      lingerTimer = setTimeout(() => {
-        lingerTimer = undefined;
-        void drain();
+  function schedule(lane: Lane): void {
+    if (lane.sendingSince !== undefined) return;
+    if (lane.queue.length >= options.batchSize || options.lingerMs === 0) {
+      void drain(lane);
+    } else if (lane.lingerTimer === undefined) {
+      lane.lingerTimer = setTimeout(() => {
+        lane.lingerTimer = undefined;
+        void drain(lane);
       }, options.lingerMs);
     }
   }
+
+  const stalled = (now: number) =>
+    lanes.some((lane) => lane.sendingSince !== undefined && now - lane.sendingSince > options.timeoutMs);
 
   return {
     get inFlight() {
@@ -198,9 +228,8 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
     publish(messages: OutgoingMessage[]): Promise<void> {
       if (messages.length === 0) return Promise.resolve();
       if (closed) return Promise.reject(unavailable("shutting down"));
-      if (sendingSince !== undefined && Date.now() - sendingSince > options.timeoutMs) {
-        return Promise.reject(unavailable("the broker is not acknowledging"));
-      }
+      // A produce request outstanding past the timeout means the broker is down or stuck: fail fast.
+      if (stalled(Date.now())) return Promise.reject(unavailable("the broker is not acknowledging"));
       if (inFlight + messages.length > options.maxInFlight) {
         return Promise.reject(unavailable("too many events in flight"));
       }
@@ -210,17 +239,20 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
           () => fail(request, unavailable(`no acknowledgement within ${options.timeoutMs} ms`)),
           options.timeoutMs,
         );
+        const touched = new Set<Lane>();
         for (const message of messages) {
           const value = Buffer.from(message.value);
-          queue.push({
+          const lane = lanes[laneOf(message.key, lanes.length)] as Lane;
+          lane.queue.push({
             key: message.key,
             value,
             size: value.length + Buffer.byteLength(message.key) + RECORD_OVERHEAD_BYTES,
             request,
           });
+          touched.add(lane);
         }
         inFlight += messages.length;
-        schedule();
+        for (const lane of touched) schedule(lane);
       });
     },
 
@@ -228,7 +260,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       closed = true;
       if (inFlight === 0) return;
       const idle = new Promise<void>((resolve) => idleWaiters.push(resolve));
-      if (sendingSince === undefined) void drain();
+      for (const lane of lanes) void drain(lane);
       await idle;
     },
   };

@@ -18,13 +18,16 @@ const registry = createRegistry("ingest");
 const readiness = new Readiness();
 
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
-const producer = createIdempotentProducer(kafka);
+const producers = Array.from({ length: config.PRODUCE_LANES }, () => createIdempotentProducer(kafka));
 const admin = kafka.admin();
-const connections = [connectInBackground(producer, "producer", logger), connectInBackground(admin, "admin", logger)];
+const connections = [
+  ...producers.map((producer, lane) => connectInBackground(producer, `producer ${lane}`, logger)),
+  connectInBackground(admin, "admin", logger),
+];
 const probe = startBrokerProbe(admin, config.KAFKA_TOPIC, config.BROKER_PROBE_INTERVAL_MS, logger);
 readiness.register("kafka", () => probe.check());
 const publisher = createKafkaPublisher({
-  producer,
+  producers,
   topic: config.KAFKA_TOPIC,
   batchSize: config.PRODUCE_BATCH_SIZE,
   lingerMs: config.PRODUCE_LINGER_MS,
@@ -56,7 +59,7 @@ onTerminationSignal((signal) => {
           for (const connection of connections) connection.stop();
         },
       },
-      { name: "producer", run: () => producer.disconnect() },
+      { name: "producers", run: () => Promise.all(producers.map((producer) => producer.disconnect())).then(() => undefined) },
       { name: "probe", run: () => probe.stop() },
       { name: "admin", run: () => admin.disconnect() },
       { name: "metrics", run: () => metrics.close() },
