@@ -51,6 +51,10 @@ test-int: migrate ## integration tests against the real Kafka and ClickHouse
 
 test: lint typecheck test-unit test-int ## everything CI runs
 
+.PHONY: bench-ingest
+bench-ingest: services ## req/s and p50/p99: bare node:http vs POST /events (real acks, logging on/off) vs 100-event batches
+	@$(TSX) bench/ingest/run.ts
+
 .PHONY: bench-query
 bench-query: migrate ## p50/p99 of GET /metrics per group_by over 30 days of >= 10M events (loads them once)
 	@$(TSX) bench/query/run.ts
