@@ -1,0 +1,192 @@
+import { type ClickHouse, type EventRow, type SqlFragment, toSql } from "@sluice/clickhouse";
+import { createLogger } from "@sluice/logger";
+import { createRegistry } from "@sluice/metrics";
+import { describe, expect, it } from "vitest";
+import type { DeadLetter } from "./decode";
+import { createWorkerMetrics } from "./metrics";
+import { createSink, type Item } from "./sink";
+import { makeEvent } from "./test-support";
+
+/** An in-memory `events` table that answers the sink's three reads and can fail inserts on demand. */
+class FakeClickHouse implements ClickHouse {
+  rows: EventRow[] = [];
+  inserts: EventRow[][] = [];
+  /** Failures for the next inserts: `landed` simulates a timeout after the server stored the rows. */
+  failures: { error: Error; landed: boolean }[] = [];
+  rejectOffset: string | undefined;
+
+  async query<T>(query: SqlFragment): Promise<T[]> {
+    const text = toSql(query);
+    const partition = Number(/kafka_partition = (\d+)/.exec(text)?.[1] ?? -1);
+    const inPartition = this.rows.filter((row) => partition === -1 || row.kafka_partition === partition);
+    if (text.includes("FROM events_offsets")) {
+      const max = new Map<number, number>();
+      for (const row of this.rows)
+        max.set(row.kafka_partition, Math.max(max.get(row.kafka_partition) ?? -1, Number(row.kafka_offset)));
+      return [...max].map(([part, stored]) => ({ part, stored_max: String(stored) })) as T[];
+    }
+    if (text.includes("AS stored_offset")) {
+      const [, lo, hi] = /kafka_offset >= (\d+) AND kafka_offset <= (\d+)/.exec(text) ?? [];
+      return inPartition
+        .filter((row) => Number(row.kafka_offset) >= Number(lo) && Number(row.kafka_offset) <= Number(hi))
+        .map((row) => ({ stored_offset: String(row.kafka_offset) })) as T[];
+    }
+    if (text.includes("AS id FROM events")) {
+      const limit = Number(/LIMIT (\d+)/.exec(text)?.[1]);
+      return [...inPartition]
+        .sort((a, b) => Number(b.kafka_offset) - Number(a.kafka_offset))
+        .slice(0, limit)
+        .map((row) => ({ id: row.event_id })) as T[];
+    }
+    throw new Error(`unexpected query: ${text}`);
+  }
+  async command() {}
+  async insert(_table: string, rows: readonly object[]) {
+    const typed = rows as EventRow[];
+    const failure = this.failures.shift();
+    if (failure) {
+      if (failure.landed) this.rows.push(...typed);
+      throw failure.error;
+    }
+    if (typed.some((row) => String(row.kafka_offset) === this.rejectOffset))
+      throw new Error("Code: 27, e.displayText() = DB::Exception: Cannot parse input");
+    this.inserts.push([...typed]);
+    this.rows.push(...typed);
+  }
+  async ping() {
+    return true;
+  }
+  async close() {}
+}
+
+function setup(db: FakeClickHouse, dedupWindow = 1000) {
+  const dead: DeadLetter[] = [];
+  const metrics = createWorkerMetrics(createRegistry("sink-test"));
+  const sink = createSink({
+    db,
+    deadLetters: {
+      async write(items) {
+        dead.push(...items);
+      },
+    },
+    logger: createLogger({ name: "test", level: "silent" }),
+    metrics,
+    backoff: { initialMs: 1, maxMs: 2 },
+    dedupWindow,
+  });
+  return { sink, dead, metrics };
+}
+
+const message = (offset: number, value: unknown, partition = 0) => ({
+  topic: "events",
+  partition,
+  offset: String(offset),
+  key: null,
+  value: Buffer.from(typeof value === "string" ? value : JSON.stringify(value)),
+});
+
+function admitAll(sink: ReturnType<typeof setup>["sink"], values: unknown[], from = 0): Item[] {
+  return values.flatMap((value, i) => sink.admit(message(from + i, value)) ?? []);
+}
+
+describe("exactly-once sink", () => {
+  it("inserts a flush and returns the next offset to commit per partition", async () => {
+    const db = new FakeClickHouse();
+    const { sink } = setup(db);
+    await sink.load("events", 0);
+    const commits = await sink.write(admitAll(sink, [makeEvent(1), makeEvent(2), "{bad"]));
+    expect(db.rows).toHaveLength(2);
+    expect(commits).toEqual([{ topic: "events", partition: 0, offset: "3" }]);
+  });
+
+  it("retries a failed insert without duplicating the rows that landed before the error", async () => {
+    const db = new FakeClickHouse();
+    const { sink, metrics } = setup(db);
+    await sink.load("events", 0);
+    db.failures.push({ error: new Error("connect ECONNREFUSED"), landed: false });
+    db.failures.push({ error: Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), landed: true });
+    await sink.write(admitAll(sink, [makeEvent(1), makeEvent(2)]));
+    expect(db.rows).toHaveLength(2);
+    expect(new Set(db.rows.map((row) => row.event_id)).size).toBe(2);
+    expect((await metrics.retries.get()).values.find((v) => v.labels.operation === "insert")?.value).toBe(2);
+    expect(sink.healthy).toBe(true);
+  });
+
+  it("after a crash, a new sink skips what landed even when its id window forgot it (offset check)", async () => {
+    const db = new FakeClickHouse();
+    const events = Array.from({ length: 6 }, (_, i) => makeEvent(i));
+    const first = setup(db);
+    await first.sink.load("events", 0);
+    await first.sink.write(admitAll(first.sink, events.slice(0, 4)));
+
+    // Restart with a one-id window, which forgets the stored ids as new ones arrive: only the offset check is left.
+    const second = setup(db, 1);
+    await second.sink.load("events", 0);
+    const items = admitAll(second.sink, events, 0);
+    expect(items.every((item) => item.kind === "row")).toBe(true);
+    await second.sink.write(items);
+    expect(db.rows.map((row) => Number(row.kafka_offset)).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect((await second.metrics.duplicates.get()).values.find((v) => v.labels.kind === "landed")?.value).toBe(4);
+  });
+
+  it("drops a repeated event_id within the buffer and against the window, but commits past it", async () => {
+    const db = new FakeClickHouse();
+    const { sink } = setup(db);
+    await sink.load("events", 0);
+    const event = makeEvent(1);
+    const items = admitAll(sink, [event, event, makeEvent(2)]);
+    expect(items.map((item) => item.kind)).toEqual(["row", "skip", "row"]);
+    await sink.write(items);
+    const again = admitAll(sink, [event], 3);
+    expect(again.map((item) => item.kind)).toEqual(["skip"]);
+    expect(await sink.write(again)).toEqual([{ topic: "events", partition: 0, offset: "4" }]);
+    expect(db.rows).toHaveLength(2);
+  });
+
+  it("ignores messages redelivered below what it already took", async () => {
+    const db = new FakeClickHouse();
+    const { sink } = setup(db);
+    await sink.load("events", 0);
+    admitAll(sink, [makeEvent(1), makeEvent(2)]);
+    expect(sink.admit(message(1, makeEvent(2)))).toBeUndefined();
+  });
+
+  it("sends one insert per month so each insert lands whole", async () => {
+    const db = new FakeClickHouse();
+    const { sink } = setup(db);
+    await sink.load("events", 0);
+    const march = makeEvent(1);
+    const april = makeEvent(2, { timestamp: Date.UTC(2026, 3, 1, 0, 0, 1) });
+    await sink.write(admitAll(sink, [march, april, makeEvent(3)]));
+    expect(db.inserts.map((rows) => rows.length).sort()).toEqual([1, 2]);
+  });
+
+  it("isolates a row ClickHouse rejects and dead-letters it while the rest land", async () => {
+    const db = new FakeClickHouse();
+    const { sink, dead } = setup(db);
+    await sink.load("events", 0);
+    db.rejectOffset = "2";
+    await sink.write(
+      admitAll(
+        sink,
+        Array.from({ length: 5 }, (_, i) => makeEvent(i)),
+      ),
+    );
+    expect(db.rows.map((row) => Number(row.kafka_offset)).sort()).toEqual([0, 1, 3, 4]);
+    expect(dead.map((item) => [item.reason, item.message.offset])).toEqual([["clickhouse_rejected", "2"]]);
+  });
+
+  it("dead-letters messages that are not JSON or break the schema, with the event_id when readable", async () => {
+    const db = new FakeClickHouse();
+    const { sink, dead } = setup(db);
+    await sink.load("events", 0);
+    const invalid = { ...makeEvent(1), channel: "fax" };
+    await sink.write(admitAll(sink, ["nope", invalid, makeEvent(2)]));
+    expect(dead.map((item) => [item.reason, item.eventId])).toEqual([
+      ["invalid_json", ""],
+      ["schema_violation", invalid.event_id],
+    ]);
+    expect(dead[1]?.details).toContain("channel");
+    expect(db.rows).toHaveLength(1);
+  });
+});
