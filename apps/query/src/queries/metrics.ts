@@ -26,8 +26,19 @@ export interface Metrics {
   data: MetricsGroup[];
 }
 
-const groupRow = z.object({ g: z.union([z.string(), z.number()]), e: z.coerce.number(), u: z.coerce.number() });
-const totalRow = z.object({ e: z.coerce.number(), u: z.coerce.number() });
+const resultRow = z.object({
+  gs: z.array(z.union([z.string(), z.number()])),
+  es: z.array(z.coerce.number()),
+  us: z.array(z.coerce.number()),
+  te: z.coerce.number(),
+  tu: z.coerce.number(),
+});
+
+interface GroupRow {
+  g: string | number;
+  e: number;
+  u: number;
+}
 
 // Hour and day keys are unix seconds so the answer does not depend on the server's time zone.
 const GROUP_KEY: Record<GroupBy, SqlFragment> = {
@@ -44,22 +55,21 @@ function rangeFilter(query: MetricsQuery): SqlFragment {
 }
 
 /**
- * Counts and unique users from the hourly view, per group and in total. Totals merge the unique-user
- * states over the whole range (never a sum of per-group uniques). Hour and day groups list every
- * bucket of the range, empty ones with zeros; channel and campaign groups list those with events,
- * most events first, with null for events that named none.
+ * Counts and unique users from the hourly view, per group and in total, in one pass: the inner query
+ * merges the unique-user states per group, the outer one finalizes each group and merges the group
+ * states into the total (never a sum of per-group uniques). Hour and day groups list every bucket of
+ * the range, empty ones with zeros; channel and campaign groups list those with events, most events
+ * first, with null for events that named none.
  */
 export async function queryMetrics(db: ClickHouse, query: MetricsQuery): Promise<Metrics> {
-  const where = rangeFilter(query);
-  const [groupRows, totalRows] = await Promise.all([
-    db.query(
-      sql`SELECT ${GROUP_KEY[query.groupBy]} AS g, countMerge(events) AS e, uniqMerge(users) AS u
-          FROM events_hourly WHERE ${where} GROUP BY g`,
-    ),
-    db.query(sql`SELECT countMerge(events) AS e, uniqMerge(users) AS u FROM events_hourly WHERE ${where}`),
-  ]);
-  const groups = groupRows.map((row) => groupRow.parse(row));
-  const total = totalRow.parse(totalRows[0] ?? { e: 0, u: 0 });
+  const [row] = await db.query(
+    sql`SELECT groupArray(g) AS gs, groupArray(e) AS es, groupArray(finalizeAggregation(s)) AS us, sum(e) AS te, uniqMerge(s) AS tu
+        FROM (SELECT ${GROUP_KEY[query.groupBy]} AS g, countMerge(events) AS e, uniqMergeState(users) AS s
+              FROM events_hourly WHERE ${rangeFilter(query)} GROUP BY g)`,
+  );
+  const result = resultRow.parse(row ?? { gs: [], es: [], us: [], te: 0, tu: 0 });
+  const groups: GroupRow[] = result.gs.map((g, i) => ({ g, e: result.es[i] ?? 0, u: result.us[i] ?? 0 }));
+  const total = { e: result.te, u: result.tu };
   return {
     event_name: query.eventName ?? null,
     from: isoSeconds(query.fromMs),
@@ -71,7 +81,7 @@ export async function queryMetrics(db: ClickHouse, query: MetricsQuery): Promise
   };
 }
 
-function fillBuckets(query: MetricsQuery, rows: z.infer<typeof groupRow>[]): MetricsGroup[] {
+function fillBuckets(query: MetricsQuery, rows: GroupRow[]): MetricsGroup[] {
   const found = new Map(rows.map((row) => [Number(row.g) * 1000, row]));
   return bucketStarts(query, query.groupBy === "hour" ? HOUR_MS : DAY_MS).map((start) => {
     const row = found.get(start);
@@ -79,7 +89,7 @@ function fillBuckets(query: MetricsQuery, rows: z.infer<typeof groupRow>[]): Met
   });
 }
 
-function rankGroups(rows: z.infer<typeof groupRow>[]): MetricsGroup[] {
+function rankGroups(rows: GroupRow[]): MetricsGroup[] {
   return rows
     .map((row) => ({ group: row.g === "" ? null : String(row.g), total_events: row.e, unique_users: row.u }))
     .sort((a, b) => b.total_events - a.total_events || String(a.group).localeCompare(String(b.group)));
