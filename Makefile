@@ -58,3 +58,11 @@ bench-ingest: services ## req/s and p50/p99: bare node:http vs POST /events (rea
 .PHONY: bench-query
 bench-query: migrate ## p50/p99 of GET /metrics per group_by over 30 days of >= 10M events (loads them once)
 	@$(TSX) bench/query/run.ts
+
+.PHONY: replay-dlq
+replay-dlq: migrate ## re-publish dead letters not yet replayed from events.dlq to events (stops at the DLQ's end)
+	@$(TSX) apps/worker/src/cli/replay-dlq.ts
+
+.PHONY: bench-worker
+bench-worker: migrate ## worker rows/s sinking a >= 1M-event backlog vs clickhouse-client inserting the same rows; worker RSS
+	@$(TSX) bench/worker/run.ts

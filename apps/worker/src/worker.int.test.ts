@@ -1,7 +1,16 @@
 import { type EventRow, fromEventRow, raw, sql } from "@sluice/clickhouse";
 import type { EventMessage } from "@sluice/events";
-import { createTestDatabase, createTestTopic, eventually, type TestDatabase, testKafka, uniqueName } from "@sluice/testing";
+import {
+  createTestDatabase,
+  createTestTopic,
+  eventually,
+  type TestDatabase,
+  testKafka,
+  testLogger,
+  uniqueName,
+} from "@sluice/testing";
 import { afterEach, describe, expect, it } from "vitest";
+import { replayDeadLetters } from "./replay";
 import { type InProcessWorker, makeEvent, produce, startInProcessWorker } from "./test-support";
 
 const kafka = testKafka("worker-int");
@@ -30,6 +39,11 @@ async function viewsAgainstRaw(database: TestDatabase) {
     raw("SELECT toString(count()) AS total, toString(uniqExact(user_id)) AS users FROM events"),
   );
   return { view, exact, viewTotals, exactTotals };
+}
+
+async function deadRows(database: TestDatabase): Promise<number> {
+  const [row] = await database.db.query<{ n: string }>(raw("SELECT count() AS n FROM events_dead_letter FINAL"));
+  return Number(row?.n ?? 0);
 }
 
 describe("worker against real Kafka and ClickHouse", () => {
@@ -108,19 +122,19 @@ describe("worker against real Kafka and ClickHouse", () => {
     expect(await count(db, `event_id = '${after.event_id}'`)).toBe(1);
 
     const dead = await eventually(async () => {
-      const rows = await db.db.query<{ event_id: string; reason: string; status: string; kafka_offset: string; payload: string }>(
-        sql`SELECT event_id, reason, status, toString(kafka_offset) AS kafka_offset, payload
+      const rows = await db.db.query<{ event_id: string; reason: string; status: string; offset: string; payload: string }>(
+        sql`SELECT event_id, reason, status, toString(kafka_offset) AS offset, payload
             FROM events_dead_letter FINAL ORDER BY kafka_offset`,
       );
       return rows.length === 2 ? rows : undefined;
     });
     expect(dead).toEqual([
-      { event_id: "", reason: "invalid_json", status: "failed", kafka_offset: "1", payload: "{not json" },
+      { event_id: "", reason: "invalid_json", status: "failed", offset: "1", payload: "{not json" },
       {
         event_id: invalid.event_id,
         reason: "schema_violation",
         status: "failed",
-        kafka_offset: "2",
+        offset: "2",
         payload: JSON.stringify(invalid),
       },
     ]);
@@ -140,5 +154,18 @@ describe("worker against real Kafka and ClickHouse", () => {
     expect(received.map((m) => m.reason)).toEqual(["invalid_json", "schema_violation"]);
     expect(Buffer.from(received[0]?.payload_base64 ?? "", "base64").toString()).toBe("{not json");
     expect(received[1]?.details).toContain("user_id");
+
+    // make replay-dlq: both go back to the event topic once, and are marked replayed.
+    const replay = { kafka, db: db.db, logger: testLogger, dlqTopic: topics.dlq, eventsTopic: topics.events };
+    const groupId = uniqueName("replay");
+    expect(await replayDeadLetters({ ...replay, groupId, timeoutMs: 20_000 })).toEqual({ replayed: 2, skipped: 0 });
+    expect(await replayDeadLetters({ ...replay, groupId, timeoutMs: 20_000 })).toEqual({ replayed: 0, skipped: 0 });
+    const statuses = await db.db.query<{ status: string }>(
+      raw(`SELECT status FROM events_dead_letter FINAL
+           WHERE kafka_offset IN (1, 2) ORDER BY kafka_offset`),
+    );
+    expect(statuses.map((row) => row.status)).toEqual(["replayed", "replayed"]);
+    // The worker reads the replayed bytes again at offsets 4 and 5; still poison, so dead-lettered again.
+    await eventually(async () => ((await count(db)) === 2 && (await deadRows(db)) === 4 ? true : undefined), 20_000);
   });
 });
