@@ -1,4 +1,4 @@
-import { CampaignRegistry, createCampaignPublisher } from "@sluice/campaigns";
+import { CampaignRegistry, createCampaignProducer, createCampaignPublisher } from "@sluice/campaigns";
 import { createClickHouse } from "@sluice/clickhouse";
 import { clickhouseUrl, loadConfigOrExit } from "@sluice/config";
 import { onTerminationSignal, Readiness, runShutdown, startHttpServer } from "@sluice/http";
@@ -25,7 +25,7 @@ const db = createClickHouse({
   requestTimeoutMs: config.CLICKHOUSE_REQUEST_TIMEOUT_MS,
 });
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-query` }, logger);
-const producer = kafka.producer({ allowAutoTopicCreation: false });
+const producer = createCampaignProducer(kafka);
 const campaigns = new CampaignRegistry({
   kafka,
   topic: config.KAFKA_CAMPAIGNS_TOPIC,

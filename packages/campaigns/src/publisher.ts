@@ -1,4 +1,5 @@
-import type { Producer } from "@sluice/kafka";
+import type { Kafka, Producer } from "@sluice/kafka";
+import { Partitioners } from "kafkajs";
 import type { z } from "zod";
 import type { Campaign, campaignInputSchema } from "./schema";
 
@@ -23,4 +24,9 @@ export function createCampaignPublisher(producer: Producer, topic: string, now: 
       return campaign;
     },
   };
+}
+
+/** A producer for the campaigns topic (the topic is never auto-created; it must be compacted). */
+export function createCampaignProducer(kafka: Kafka): Producer {
+  return kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
 }
