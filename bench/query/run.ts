@@ -2,8 +2,10 @@
 // The events are generated inside ClickHouse (INSERT … SELECT FROM numbers) in chunks, so the
 // materialized views fill the hourly aggregates as the worker's inserts would; a loaded bench database
 // is reused on the next run. The query app runs in this process on a loopback port; requests go one
-// at a time (latency) and then 4 at a time (throughput). Results: bench/results/query-<timestamp>.json.
+// at a time (latency) and then 4 at a time (throughput), each case bounded in count and time.
+// Results: bench/results/query-<timestamp>.json.
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { CampaignStore } from "@sluice/campaigns";
 import { createClickHouse, ensureDatabase, identifier, loadMigrations, migrate, raw, sql } from "@sluice/clickhouse";
@@ -21,6 +23,8 @@ const CHUNK = 1_000_000;
 const DAYS = 30;
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
 const WARMUP = 20;
+/** Each case stops after this long even if it has not sent REQUESTS requests (the box is shared). */
+const CASE_SECONDS = Number(process.env.BENCH_CASE_SECONDS ?? 20);
 const CONCURRENCY = 4;
 
 const logger = createLogger({ name: "bench-query", level: "info" });
@@ -96,9 +100,10 @@ async function measure(url: string, concurrency: number) {
   let next = 0;
   let failures = 0;
   const began = performance.now();
+  const deadline = began + CASE_SECONDS * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < REQUESTS) {
+      while (next < REQUESTS && performance.now() < deadline) {
         next++;
         const start = performance.now();
         const res = await fetch(url);
@@ -167,6 +172,8 @@ const report = {
   days: DAYS,
   loadMs: data.loadMs ?? null,
   requestsPerCase: REQUESTS,
+  caseSeconds: CASE_SECONDS,
+  loadAverage: loadavg(),
   concurrency: [1, CONCURRENCY],
   results,
 };
