@@ -149,7 +149,9 @@ describe("POST /events", () => {
       }),
       duplex: "half",
     } as RequestInit);
-    await expectError(await app.request(streamed), 413, "PAYLOAD_TOO_LARGE");
+    const cut = await app.request(streamed);
+    await expectError(cut, 413, "PAYLOAD_TOO_LARGE");
+    expect(cut.headers.get("connection")).toBe("close");
     expect(publisher.published).toHaveLength(0);
   });
 

@@ -33,7 +33,10 @@ function checkHeaders(c: Context, limit: number): boolean {
     ]);
   }
   const length = Number(c.req.header("content-length"));
-  if (length > limit) throw tooLarge(limit);
+  if (length > limit) {
+    c.header("Connection", "close");
+    throw tooLarge(limit);
+  }
   return encoding === "gzip" || encoding === "x-gzip";
 }
 
@@ -93,6 +96,8 @@ export async function readJsonBody<E extends { Bindings: NodeBindings }>(c: Cont
   const incoming = (c.env as NodeBindings | undefined)?.incoming;
   const raw: Readable = incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : Readable.from([]));
   let body: Buffer;
+  // The rest of an oversized body is never read; closing the connection after the answer discards it.
+  const cutOff = () => c.header("Connection", "close");
   if (gzip) {
     const gunzip = createGunzip();
     raw.on("error", (error) => gunzip.destroy(error));
@@ -100,9 +105,10 @@ export async function readJsonBody<E extends { Bindings: NodeBindings }>(c: Cont
     body = await collect(gunzip, limit, () => {
       raw.unpipe(gunzip);
       gunzip.destroy();
+      cutOff();
     });
   } else {
-    body = await collect(raw, limit, () => undefined);
+    body = await collect(raw, limit, cutOff);
   }
   if (body.length === 0) throw new AppError("INVALID_JSON", "request body is empty");
   try {
