@@ -47,7 +47,7 @@ export function createApp(deps: QueryDeps): QueryApp {
   const now = deps.now ?? Date.now;
   registerMetrics(app, { db: deps.db, now });
   registerEventLookup(app, { db: deps.db });
-  registerSearch(app, { db: deps.db });
+  registerSearch(app, { db: deps.db, now });
   registerCampaigns(app, { campaigns: deps.campaigns, publisher: deps.publisher, logger: deps.logger });
   registerOverview(app, { db: deps.db, now });
   registerDashboard(app);

@@ -45,6 +45,11 @@ function seedMessages(): EventMessage[] {
   [F - 1, F, G - 1, G].forEach((timestamp, i) => {
     messages.push({ event_id: uuid(9000 + i), event_name: "edge", user_id: `e${i}`, timestamp, received_at: T });
   });
+  // Recent events relative to the real clock, one per search window (and one slightly in the future).
+  const now = Date.now();
+  [-60_000, 600_000, 2 * H, 3 * 24 * H, 20 * 24 * H, 100 * 24 * H, 400 * 24 * H].forEach((age, i) => {
+    messages.push({ event_id: uuid(8000 + i), event_name: "recent", user_id: `r${i}`, timestamp: now - age, received_at: now });
+  });
   return messages;
 }
 
@@ -260,6 +265,17 @@ describe("GET /events search", () => {
       `&event_name=edge&from=${q(new Date(F - 1).toISOString())}&to=${q(new Date(G + 1).toISOString())}`,
     );
     expect(iso).toHaveLength(4);
+  });
+
+  it("finds recent and old events across the search windows, newest first, page by page", async () => {
+    const recent = messages.filter((m) => m.event_name === "recent").sort((a, b) => b.timestamp - a.timestamp);
+    for (const limit of [1, 2, 3, 100]) {
+      const found = await searchAll("&event_name=recent", limit);
+      expect(
+        found.map((e) => e.event_id),
+        `limit ${limit}`,
+      ).toEqual(recent.map((m) => m.event_id));
+    }
   });
 
   it("pages through every row exactly once, including rows that share a timestamp", async () => {

@@ -130,12 +130,53 @@ export function searchConditions(query: SearchQuery): SqlFragment {
   return conditions.length === 0 ? raw("1") : join(conditions, " AND ");
 }
 
-/** Searches the raw table newest first with keyset pagination on (timestamp_ms, event_id). */
-export async function searchEvents(db: ClickHouse, query: SearchQuery): Promise<SearchPage> {
-  const rows = await db.query(
-    sql`SELECT ${COLUMNS} FROM events WHERE ${searchConditions(query)}
-        ORDER BY timestamp_ms DESC, event_id DESC LIMIT ${query.limit + 1}`,
-  );
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/**
+ * How far back each successive probe of a search reaches from its anchor. Newest-first searches
+ * usually fill a page from recent data, so probing the last hour, then day and month
+ * before the rest keeps a page from reading (and sorting) the whole table.
+ */
+export const SEARCH_WINDOWS_MS = [HOUR_MS, DAY_MS, 30 * DAY_MS];
+
+function windowCondition(anchor: number, index: number): SqlFragment {
+  const lower = index < SEARCH_WINDOWS_MS.length ? anchor - (SEARCH_WINDOWS_MS[index] ?? 0) : undefined;
+  const upper = index === 0 ? undefined : anchor - (SEARCH_WINDOWS_MS[index - 1] ?? 0);
+  const conditions: SqlFragment[] = [];
+  if (lower !== undefined) {
+    conditions.push(
+      sql`timestamp >= toDateTime(${Math.max(0, Math.floor(lower / 1000))})`,
+      sql`timestamp_ms >= ${Math.max(0, lower)}`,
+    );
+  }
+  if (upper !== undefined) {
+    conditions.push(
+      sql`timestamp <= toDateTime(${Math.max(0, Math.floor(upper / 1000))})`,
+      sql`timestamp_ms < ${Math.max(0, upper)}`,
+    );
+  }
+  return conditions.length === 0 ? raw("1") : join(conditions, " AND ");
+}
+
+/**
+ * Searches the raw table newest first with keyset pagination on (timestamp_ms, event_id). The page is
+ * filled from disjoint, successively older time windows below the anchor (the cursor, `to`, or now);
+ * the first window is open upwards so events stamped slightly in the future are not missed.
+ */
+export async function searchEvents(db: ClickHouse, query: SearchQuery, now: number): Promise<SearchPage> {
+  const where = searchConditions(query);
+  const anchor = Math.min(now, query.toMs ?? now, query.cursor === undefined ? now : query.cursor.timestampMs + 1);
+  const rows: unknown[] = [];
+  for (let index = 0; index <= SEARCH_WINDOWS_MS.length && rows.length <= query.limit; index++) {
+    const upper = index === 0 ? Number.POSITIVE_INFINITY : anchor - (SEARCH_WINDOWS_MS[index - 1] ?? 0);
+    if (query.fromMs !== undefined && upper <= query.fromMs) break;
+    rows.push(
+      ...(await db.query(
+        sql`SELECT ${COLUMNS} FROM events WHERE ${where} AND ${windowCondition(anchor, index)}
+            ORDER BY timestamp_ms DESC, event_id DESC LIMIT ${query.limit + 1 - rows.length}`,
+      )),
+    );
+  }
   const events = rows.slice(0, query.limit).map(parseEventRow);
   const last = events.at(-1);
   const more = rows.length > query.limit && last !== undefined;

@@ -50,7 +50,7 @@ const route = createRoute({
 });
 
 /** Registers `GET /events` (search). */
-export function registerSearch(app: OpenAPIHono, deps: { db: ClickHouse }): void {
+export function registerSearch(app: OpenAPIHono, deps: { db: ClickHouse; now: () => number }): void {
   app.openapi(route, async (c) => {
     const query = c.req.valid("query");
     const rawWhere = query.where === undefined ? [] : Array.isArray(query.where) ? query.where : [query.where];
@@ -61,16 +61,20 @@ export function registerSearch(app: OpenAPIHono, deps: { db: ClickHouse }): void
     }
     const where = rawWhere.map((text, i) => parseWhere(text, `where[${i}]`));
     const page = await readFromClickHouse(() =>
-      searchEvents(deps.db, {
-        eventName: query.event_name,
-        userId: query.user_id,
-        campaignId: query.campaign_id,
-        ...searchRange(query),
-        where,
-        match: query.match,
-        limit: query.limit,
-        cursor: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
-      }),
+      searchEvents(
+        deps.db,
+        {
+          eventName: query.event_name,
+          userId: query.user_id,
+          campaignId: query.campaign_id,
+          ...searchRange(query),
+          where,
+          match: query.match,
+          limit: query.limit,
+          cursor: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+        },
+        deps.now(),
+      ),
     );
     return c.json({ data: page.data, next_cursor: page.next_cursor ? encodeCursor(page.next_cursor) : null }, 200);
   });
