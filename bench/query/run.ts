@@ -158,6 +158,13 @@ for (const eventName of ["purchase", undefined]) {
     results.push(row);
   }
 }
+// Not part of the goal: a newest-first search page, for scale.
+const searches = [];
+for (const params of ["limit=100", "limit=100&event_name=purchase&where=plan:eq:pro", "limit=100&user_id=user-42"]) {
+  const sequential = await measure(`http://127.0.0.1:${http.port}/events?${params}`, 1);
+  logger.info({ search: params, sequential }, "measured");
+  searches.push({ params, sequential });
+}
 await http.close();
 const [hourly] = await db.query<{ c: string }>(raw("SELECT count() AS c FROM events_hourly"));
 await db.close();
@@ -176,6 +183,7 @@ const report = {
   loadAverage: loadavg(),
   concurrency: [1, CONCURRENCY],
   results,
+  searches,
 };
 mkdirSync(`${ROOT}/bench/results`, { recursive: true });
 const file = `${ROOT}/bench/results/query-${report.at.replaceAll(":", "-")}.json`;
@@ -187,4 +195,5 @@ for (const r of results) {
     `${r.group_by.padEnd(10)} ${(r.event_name ?? "(all)").padEnd(10)} ${String(r.sequential.p50Ms).padStart(7)} ${String(r.sequential.p99Ms).padStart(7)}                 ${String(r.concurrent.p50Ms).padStart(7)} ${String(r.concurrent.p99Ms).padStart(7)} ${String(r.concurrent.requestsPerSec).padStart(6)}`,
   );
 }
+for (const r of searches) console.log(`search ${r.params.padEnd(50)} p50 ${r.sequential.p50Ms} ms  p99 ${r.sequential.p99Ms} ms`);
 console.log(`results: ${file}`);
