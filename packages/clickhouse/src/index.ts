@@ -2,3 +2,4 @@ export * from "./client";
 export * from "./event-rows";
 export * from "./migrations";
 export * from "./sql";
+export * from "./tab-separated";
