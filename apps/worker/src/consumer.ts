@@ -45,8 +45,8 @@ export function createEventConsumer(deps: EventConsumerDeps): EventConsumer {
     groupId: deps.groupId,
     sessionTimeout: deps.sessionTimeoutMs,
     heartbeatInterval: deps.heartbeatIntervalMs,
-    maxBytesPerPartition: 4 * 1024 * 1024,
-    maxWaitTimeInMs: Math.min(500, deps.batch.maxWaitMs),
+    maxBytesPerPartition: 1024 * 1024,
+    maxWaitTimeInMs: Math.min(100, deps.batch.maxWaitMs),
   });
   const assigned = new Set<number>();
   const loading = new Set<number>();

@@ -1,4 +1,4 @@
-import { type EventRow, toEventRow } from "@sluice/clickhouse";
+import { toEventRow, toTabSeparatedRow } from "@sluice/clickhouse";
 import { eventMessageSchema, toFieldIssues } from "@sluice/events";
 
 /** One consumed Kafka message, reduced to what the worker needs. */
@@ -22,7 +22,22 @@ export interface DeadLetter {
   message: RawMessage;
 }
 
-export type Decoded = { kind: "row"; row: EventRow; message: RawMessage } | { kind: "dead"; dead: DeadLetter };
+/** A valid event ready for ClickHouse: its encoded line and what the exactly-once checks need. */
+export interface PendingRow {
+  /** The `events` row as a TabSeparated line (EVENT_COLUMNS order). */
+  line: string;
+  eventId: string;
+  eventName: string;
+  /** The `timestamp` column: seconds since the epoch. */
+  timestamp: number;
+  /** yyyymm of the timestamp: the `events` partition the row lands in. */
+  month: number;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export type Decoded = { kind: "row"; row: PendingRow; message: RawMessage } | { kind: "dead"; dead: DeadLetter };
 
 function readEventId(value: unknown): string {
   if (typeof value !== "object" || value === null) return "";
@@ -30,8 +45,10 @@ function readEventId(value: unknown): string {
   return typeof id === "string" && id.length <= 64 ? id : "";
 }
 
-/** Parses and validates one message against the event schema; never throws. */
-export function decodeMessage(message: RawMessage): Decoded {
+/** Parses and validates one message against the event schema and encodes its row; never throws. */
+export function decodeMessage(fetched: RawMessage): Decoded {
+  // kafkajs hands out slices of the whole fetch response; a copy keeps buffered messages from pinning it.
+  const message = { ...fetched, value: fetched.value ? Buffer.from(fetched.value) : null };
   let parsed: unknown;
   try {
     parsed = JSON.parse(message.value?.toString("utf8") ?? "");
@@ -46,5 +63,19 @@ export function decodeMessage(message: RawMessage): Decoded {
   }
   const event = { ...result.data, event_id: result.data.event_id.toLowerCase() };
   const row = toEventRow(event, { topic: message.topic, partition: message.partition, offset: message.offset });
-  return { kind: "row", row, message };
+  const date = new Date(event.timestamp);
+  return {
+    kind: "row",
+    row: {
+      line: toTabSeparatedRow(row),
+      eventId: event.event_id,
+      eventName: event.event_name,
+      timestamp: Math.floor(event.timestamp / 1000),
+      month: date.getUTCFullYear() * 100 + date.getUTCMonth() + 1,
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+    },
+    message,
+  };
 }

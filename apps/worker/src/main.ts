@@ -1,4 +1,4 @@
-import { createClickHouse } from "@sluice/clickhouse";
+import { createClickHouse, createTabSeparatedInserter, EVENT_COLUMNS } from "@sluice/clickhouse";
 import { clickhouseUrl, loadConfigOrExit } from "@sluice/config";
 import { onTerminationSignal, Readiness, runShutdown, startHttpServer } from "@sluice/http";
 import { createKafka } from "@sluice/kafka";
@@ -19,13 +19,15 @@ const metrics = createWorkerMetrics(registry);
 const readiness = new Readiness();
 const hardStop = new AbortController();
 
-const db = createClickHouse({
+const clickhouseSettings = {
   url: clickhouseUrl(config),
   database: config.CLICKHOUSE_DATABASE,
   username: config.CLICKHOUSE_USERNAME,
   password: config.CLICKHOUSE_PASSWORD,
   requestTimeoutMs: config.CLICKHOUSE_TIMEOUT_MS,
-});
+};
+const db = createClickHouse(clickhouseSettings);
+const inserter = createTabSeparatedInserter(clickhouseSettings);
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
 const producer = kafka.producer({ idempotent: true });
 await producer.connect();
@@ -33,6 +35,7 @@ await producer.connect();
 const backoff = { initialMs: config.RETRY_INITIAL_MS, maxMs: config.RETRY_MAX_MS };
 const sink = createSink({
   db,
+  insertRows: (rows) => inserter.insert("events", EVENT_COLUMNS, rows.map((row) => row.line).join("")),
   deadLetters: createDeadLetterWriter({ db, producer, dlqTopic: config.KAFKA_DLQ_TOPIC }),
   logger,
   metrics,
@@ -70,7 +73,7 @@ onTerminationSignal((signal) => {
       { name: "http", run: () => http.close() },
       { name: "consumer", run: () => consumer.stop() },
       { name: "producer", run: () => producer.disconnect() },
-      { name: "clickhouse", run: () => db.close() },
+      { name: "clickhouse", run: () => Promise.all([db.close(), inserter.close()]).then(() => undefined) },
       { name: "metrics", run: () => metricsServer.close() },
     ],
     config.SHUTDOWN_TIMEOUT_MS,

@@ -32,7 +32,11 @@ describe("ClickHouse outage while events flow", () => {
     await migrate(db, await loadMigrations(MIGRATIONS_DIR));
 
     const topic = await createTestTopic(kafka, "worker-outage", 2);
-    const worker = await startInProcessWorker(kafka, db, { events: topic, dlq: uniqueName("dlq") });
+    const worker = await startInProcessWorker(
+      kafka,
+      { db, url: clickhouse.address, database: "sluice" },
+      { events: topic, dlq: uniqueName("dlq") },
+    );
     const readiness = new Readiness();
     registerWorkerReadiness({ readiness, consumer: worker.consumer, sink: worker.sink, db });
 

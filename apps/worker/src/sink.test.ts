@@ -1,16 +1,16 @@
-import { type ClickHouse, type EventRow, type SqlFragment, toSql } from "@sluice/clickhouse";
+import { type ClickHouse, type SqlFragment, toSql } from "@sluice/clickhouse";
 import { createLogger } from "@sluice/logger";
 import { createRegistry } from "@sluice/metrics";
 import { describe, expect, it } from "vitest";
-import type { DeadLetter } from "./decode";
+import type { DeadLetter, PendingRow } from "./decode";
 import { createWorkerMetrics } from "./metrics";
 import { createSink, type Item } from "./sink";
 import { makeEvent } from "./test-support";
 
 /** An in-memory `events` table that answers the sink's three reads and can fail inserts on demand. */
 class FakeClickHouse implements ClickHouse {
-  rows: EventRow[] = [];
-  inserts: EventRow[][] = [];
+  rows: PendingRow[] = [];
+  inserts: PendingRow[][] = [];
   /** Failures for the next inserts: `landed` simulates a timeout after the server stored the rows. */
   failures: { error: Error; landed: boolean }[] = [];
   rejectOffset: string | undefined;
@@ -18,37 +18,39 @@ class FakeClickHouse implements ClickHouse {
   async query<T>(query: SqlFragment): Promise<T[]> {
     const text = toSql(query);
     const partition = Number(/kafka_partition = (\d+)/.exec(text)?.[1] ?? -1);
-    const inPartition = this.rows.filter((row) => partition === -1 || row.kafka_partition === partition);
+    const inPartition = this.rows.filter((row) => partition === -1 || row.partition === partition);
     if (text.includes("FROM events_offsets")) {
       const max = new Map<number, number>();
-      for (const row of this.rows)
-        max.set(row.kafka_partition, Math.max(max.get(row.kafka_partition) ?? -1, Number(row.kafka_offset)));
+      for (const row of this.rows) max.set(row.partition, Math.max(max.get(row.partition) ?? -1, Number(row.offset)));
       return [...max].map(([part, stored]) => ({ part, stored_max: String(stored) })) as T[];
     }
     if (text.includes("AS stored_offset")) {
       const [, lo, hi] = /kafka_offset >= (\d+) AND kafka_offset <= (\d+)/.exec(text) ?? [];
       return inPartition
-        .filter((row) => Number(row.kafka_offset) >= Number(lo) && Number(row.kafka_offset) <= Number(hi))
-        .map((row) => ({ stored_offset: String(row.kafka_offset) })) as T[];
+        .filter((row) => Number(row.offset) >= Number(lo) && Number(row.offset) <= Number(hi))
+        .map((row) => ({ stored_offset: String(row.offset) })) as T[];
     }
     if (text.includes("AS id FROM events")) {
       const limit = Number(/LIMIT (\d+)/.exec(text)?.[1]);
       return [...inPartition]
-        .sort((a, b) => Number(b.kafka_offset) - Number(a.kafka_offset))
+        .sort((a, b) => Number(b.offset) - Number(a.offset))
         .slice(0, limit)
-        .map((row) => ({ id: row.event_id })) as T[];
+        .map((row) => ({ id: row.eventId })) as T[];
     }
     throw new Error(`unexpected query: ${text}`);
   }
   async command() {}
-  async insert(_table: string, rows: readonly object[]) {
-    const typed = rows as EventRow[];
+  async insert() {
+    throw new Error("the sink writes through insertRows");
+  }
+  async insertRows(rows: readonly PendingRow[]) {
+    const typed = [...rows];
     const failure = this.failures.shift();
     if (failure) {
       if (failure.landed) this.rows.push(...typed);
       throw failure.error;
     }
-    if (typed.some((row) => String(row.kafka_offset) === this.rejectOffset))
+    if (typed.some((row) => String(row.offset) === this.rejectOffset))
       throw new Error("Code: 27, e.displayText() = DB::Exception: Cannot parse input");
     this.inserts.push([...typed]);
     this.rows.push(...typed);
@@ -64,6 +66,7 @@ function setup(db: FakeClickHouse, dedupWindow = 1000) {
   const metrics = createWorkerMetrics(createRegistry("sink-test"));
   const sink = createSink({
     db,
+    insertRows: (rows) => db.insertRows(rows),
     deadLetters: {
       async write(items) {
         dead.push(...items);
@@ -107,7 +110,7 @@ describe("exactly-once sink", () => {
     db.failures.push({ error: Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), landed: true });
     await sink.write(admitAll(sink, [makeEvent(1), makeEvent(2)]));
     expect(db.rows).toHaveLength(2);
-    expect(new Set(db.rows.map((row) => row.event_id)).size).toBe(2);
+    expect(new Set(db.rows.map((row) => row.eventId)).size).toBe(2);
     expect((await metrics.retries.get()).values.find((v) => v.labels.operation === "insert")?.value).toBe(2);
     expect(sink.healthy).toBe(true);
   });
@@ -125,7 +128,7 @@ describe("exactly-once sink", () => {
     const items = admitAll(second.sink, events, 0);
     expect(items.every((item) => item.kind === "row")).toBe(true);
     await second.sink.write(items);
-    expect(db.rows.map((row) => Number(row.kafka_offset)).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(db.rows.map((row) => Number(row.offset)).sort()).toEqual([0, 1, 2, 3, 4, 5]);
     expect((await second.metrics.duplicates.get()).values.find((v) => v.labels.kind === "landed")?.value).toBe(4);
   });
 
@@ -172,7 +175,7 @@ describe("exactly-once sink", () => {
         Array.from({ length: 5 }, (_, i) => makeEvent(i)),
       ),
     );
-    expect(db.rows.map((row) => Number(row.kafka_offset)).sort()).toEqual([0, 1, 3, 4]);
+    expect(db.rows.map((row) => Number(row.offset)).sort()).toEqual([0, 1, 3, 4]);
     expect(dead.map((item) => [item.reason, item.message.offset])).toEqual([["clickhouse_rejected", "2"]]);
   });
 

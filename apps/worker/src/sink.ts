@@ -31,10 +31,10 @@
  * What this cannot cover: ClickHouse crashing between writing a raw part and feeding the views of
  * the same insert (no transactions on 18.16) leaves the views short of those rows.
  */
-import { type ClickHouse, type EventRow, sql } from "@sluice/clickhouse";
+import { type ClickHouse, sql } from "@sluice/clickhouse";
 import type { Logger } from "pino";
 import type { DeadLetterWriter } from "./dead-letters";
-import { type DeadLetter, type Decoded, decodeMessage, type RawMessage } from "./decode";
+import { type DeadLetter, type Decoded, decodeMessage, type PendingRow, type RawMessage } from "./decode";
 import type { WorkerMetrics } from "./metrics";
 import { RecentIds } from "./recent-ids";
 import { type Backoff, backoffDelay, isRowError, sleep } from "./retry";
@@ -51,7 +51,10 @@ export interface CommitPosition {
 }
 
 export interface SinkDeps {
+  /** Reads: stored offsets, landed rows, recent ids. */
   db: ClickHouse;
+  /** Writes rows to `events` in one insert (the worker sends their TabSeparated lines). */
+  insertRows(rows: readonly PendingRow[]): Promise<void>;
   deadLetters: DeadLetterWriter;
   logger: Logger;
   metrics: WorkerMetrics;
@@ -84,16 +87,11 @@ interface PartitionState {
 }
 
 interface Rejected {
-  row: EventRow;
+  row: PendingRow;
   error: string;
 }
 
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-
-function monthOf(row: EventRow): number {
-  const date = new Date(Number(row.timestamp_ms));
-  return date.getUTCFullYear() * 100 + date.getUTCMonth() + 1;
-}
 
 /** Creates the exactly-once sink described in this module's comment. */
 export function createSink(deps: SinkDeps): Sink {
@@ -133,11 +131,11 @@ export function createSink(deps: SinkDeps): Sink {
   }
 
   /** The (partition, offset) pairs of `rows` that are already in `events`, read through the primary key. */
-  async function landed(rows: readonly EventRow[]): Promise<Set<string>> {
+  async function landed(rows: readonly PendingRow[]): Promise<Set<string>> {
     const found = new Set<string>();
-    const groups = new Map<string, EventRow[]>();
+    const groups = new Map<string, PendingRow[]>();
     for (const row of rows) {
-      const key = partitionKey(row.kafka_topic, row.kafka_partition);
+      const key = partitionKey(row.topic, row.partition);
       const group = groups.get(key);
       if (group) group.push(row);
       else groups.set(key, [row]);
@@ -148,30 +146,30 @@ export function createSink(deps: SinkDeps): Sink {
       let [minTs, maxTs, minOffset, maxOffset] = [Infinity, -Infinity, Infinity, -Infinity];
       const names = new Set<string>();
       for (const row of group) {
-        const ts = Number(row.timestamp);
-        const offset = Number(row.kafka_offset);
+        const ts = row.timestamp;
+        const offset = Number(row.offset);
         minTs = Math.min(minTs, ts);
         maxTs = Math.max(maxTs, ts);
         minOffset = Math.min(minOffset, offset);
         maxOffset = Math.max(maxOffset, offset);
-        names.add(row.event_name);
+        names.add(row.eventName);
       }
       const stored = await db.query<{ stored_offset: string }>(
         sql`SELECT toString(kafka_offset) AS stored_offset FROM events
             WHERE event_name IN ${[...names]}
               AND timestamp >= toDateTime(${minTs}) AND timestamp <= toDateTime(${maxTs})
-              AND kafka_topic = ${first.kafka_topic} AND kafka_partition = ${first.kafka_partition}
+              AND kafka_topic = ${first.topic} AND kafka_partition = ${first.partition}
               AND kafka_offset >= ${minOffset} AND kafka_offset <= ${maxOffset}`,
       );
-      for (const row of stored) found.add(`${partitionKey(first.kafka_topic, first.kafka_partition)}\u0000${row.stored_offset}`);
+      for (const row of stored) found.add(`${partitionKey(first.topic, first.partition)}\u0000${row.stored_offset}`);
     }
     return found;
   }
 
-  const rowKey = (row: EventRow) => `${partitionKey(row.kafka_topic, row.kafka_partition)}\u0000${row.kafka_offset}`;
+  const rowKey = (row: PendingRow) => `${partitionKey(row.topic, row.partition)}\u0000${row.offset}`;
 
   /** Drops the rows that already landed among those that may have. */
-  async function withoutLanded(rows: EventRow[], suspect: (row: EventRow) => boolean): Promise<EventRow[]> {
+  async function withoutLanded(rows: PendingRow[], suspect: (row: PendingRow) => boolean): Promise<PendingRow[]> {
     const suspects = rows.filter(suspect);
     if (suspects.length === 0) return rows;
     const found = await landed(suspects);
@@ -181,11 +179,11 @@ export function createSink(deps: SinkDeps): Sink {
   }
 
   /** Inserts rows of one month exactly once; rows ClickHouse rejects are returned for the dead-letter path. */
-  async function insertOnce(rows: EventRow[]): Promise<Rejected[]> {
+  async function insertOnce(rows: PendingRow[]): Promise<Rejected[]> {
     let pending = rows;
     let failedBefore = false;
     for (let attempt = 0; ; attempt++) {
-      const topics = new Set(pending.map((row) => row.kafka_topic));
+      const topics = new Set(pending.map((row) => row.topic));
       const maxima = new Map<string, number>();
       for (const topic of topics) {
         for (const [partition, max] of await retrying("read_offsets", () => storedMaxima(topic)))
@@ -195,14 +193,13 @@ export function createSink(deps: SinkDeps): Sink {
       pending = await retrying("check_landed", () =>
         withoutLanded(
           pending,
-          (row) =>
-            everything || Number(row.kafka_offset) <= (maxima.get(partitionKey(row.kafka_topic, row.kafka_partition)) ?? -1),
+          (row) => everything || Number(row.offset) <= (maxima.get(partitionKey(row.topic, row.partition)) ?? -1),
         ),
       );
       if (pending.length === 0) return [];
       const stopTimer = metrics.insertDuration.startTimer();
       try {
-        await db.insert("events", pending);
+        await deps.insertRows(pending);
         stopTimer();
         metrics.batchSize.observe(pending.length);
         metrics.rowsInserted.inc(pending.length);
@@ -226,10 +223,10 @@ export function createSink(deps: SinkDeps): Sink {
   }
 
   /** Splits a batch ClickHouse rejected for its content until the offending rows are alone. */
-  async function bisect(rows: EventRow[], error: unknown): Promise<Rejected[]> {
+  async function bisect(rows: PendingRow[], error: unknown): Promise<Rejected[]> {
     const [only] = rows;
     if (rows.length === 1 && only) {
-      logger.error({ err: error, offset: only.kafka_offset }, "ClickHouse rejected a row; dead-lettering it");
+      logger.error({ err: error, offset: only.offset }, "ClickHouse rejected a row; dead-lettering it");
       return [{ row: only, error: error instanceof Error ? error.message : String(error) }];
     }
     const middle = Math.ceil(rows.length / 2);
@@ -266,17 +263,17 @@ export function createSink(deps: SinkDeps): Sink {
       state.nextOffset = offset + 1;
       const decoded = decodeMessage(message);
       if (decoded.kind === "dead") return decoded;
-      if (state.ids.has(decoded.row.event_id)) {
+      if (state.ids.has(decoded.row.eventId)) {
         metrics.duplicates.inc({ kind: "event_id" });
         return { kind: "skip", message };
       }
-      state.ids.add(decoded.row.event_id);
+      state.ids.add(decoded.row.eventId);
       return decoded;
     },
     async write(items) {
       const commits = new Map<string, CommitPosition>();
       const dead: DeadLetter[] = [];
-      const byMonth = new Map<number, EventRow[]>();
+      const byMonth = new Map<number, PendingRow[]>();
       const messages = new Map<string, RawMessage>();
       for (const item of items) {
         const message = item.kind === "dead" ? item.dead.message : item.message;
@@ -287,7 +284,7 @@ export function createSink(deps: SinkDeps): Sink {
           commits.set(key, { topic: message.topic, partition: message.partition, offset: next });
         if (item.kind === "dead") dead.push(item.dead);
         else if (item.kind === "row") {
-          const month = monthOf(item.row);
+          const month = item.row.month;
           const rows = byMonth.get(month);
           if (rows) rows.push(item.row);
           else byMonth.set(month, [item.row]);
@@ -298,7 +295,7 @@ export function createSink(deps: SinkDeps): Sink {
         for (const rejected of await insertOnce(rows)) {
           const message = messages.get(rowKey(rejected.row));
           if (message)
-            dead.push({ reason: "clickhouse_rejected", details: rejected.error, eventId: rejected.row.event_id, message });
+            dead.push({ reason: "clickhouse_rejected", details: rejected.error, eventId: rejected.row.eventId, message });
         }
       }
       if (dead.length > 0) {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { ClickHouse } from "@sluice/clickhouse";
+import { type ClickHouse, createTabSeparatedInserter, EVENT_COLUMNS } from "@sluice/clickhouse";
 import type { EventMessage } from "@sluice/events";
 import type { Kafka } from "@sluice/kafka";
 import { createRegistry } from "@sluice/metrics";
@@ -62,16 +62,19 @@ export interface InProcessWorker {
 /** Runs the worker's consumer and sink in this process against a topic and database. Test-only. */
 export async function startInProcessWorker(
   kafka: Kafka,
-  db: ClickHouse,
+  target: { db: ClickHouse; url: string; database: string },
   topics: { events: string; dlq: string },
   batch = { maxRows: 500, maxWaitMs: 200, maxBuffered: 2000 },
 ): Promise<InProcessWorker> {
+  const { db } = target;
+  const inserter = createTabSeparatedInserter({ url: target.url, database: target.database, username: "default", password: "" });
   const metrics = createWorkerMetrics(createRegistry("worker-test"));
   const producer = kafka.producer();
   await producer.connect();
   const backoff = { initialMs: 50, maxMs: 500 };
   const sink = createSink({
     db,
+    insertRows: (rows) => inserter.insert("events", EVENT_COLUMNS, rows.map((row) => row.line).join("")),
     deadLetters: createDeadLetterWriter({ db, producer, dlqTopic: topics.dlq }),
     logger: testLogger,
     metrics,
@@ -97,6 +100,7 @@ export async function startInProcessWorker(
     async stop() {
       await consumer.stop();
       await producer.disconnect();
+      await inserter.close();
     },
   };
 }

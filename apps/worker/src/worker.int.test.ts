@@ -4,6 +4,7 @@ import {
   createTestDatabase,
   createTestTopic,
   eventually,
+  services,
   type TestDatabase,
   testKafka,
   testLogger,
@@ -41,6 +42,8 @@ async function viewsAgainstRaw(database: TestDatabase) {
   return { view, exact, viewTotals, exactTotals };
 }
 
+const target = (database: TestDatabase) => ({ db: database.db, url: services.clickhouseUrl, database: database.name });
+
 async function deadRows(database: TestDatabase): Promise<number> {
   const [row] = await database.db.query<{ n: string }>(raw("SELECT count() AS n FROM events_dead_letter FINAL"));
   return Number(row?.n ?? 0);
@@ -59,9 +62,14 @@ describe("worker against real Kafka and ClickHouse", () => {
   it("stores N events as N rows with every field intact, and the views agree with the raw table", async () => {
     database = await createTestDatabase({ migrate: true });
     const topic = await createTestTopic(kafka, "worker-events", 3);
-    const events = Array.from({ length: 3000 }, (_, i) => makeEvent(i));
+    const hostile = "tab\there\nnew 'quote' \\ back \u0000 ünï 🚀 [1,'x']";
+    const events = Array.from({ length: 3000 }, (_, i) =>
+      i % 500 === 0
+        ? makeEvent(i, { tags: [hostile, "]"], metadata: { [hostile]: hostile, "n'": -1.5e-7, big: 1e21, no: false } })
+        : makeEvent(i),
+    );
     await produce(kafka, topic, events);
-    worker = await startInProcessWorker(kafka, database.db, { events: topic, dlq: uniqueName("dlq") });
+    worker = await startInProcessWorker(kafka, target(database), { events: topic, dlq: uniqueName("dlq") });
     const db = database;
     await eventually(async () => ((await count(db)) === events.length ? true : undefined), 30_000, 200);
 
@@ -88,7 +96,7 @@ describe("worker against real Kafka and ClickHouse", () => {
     const first = makeEvent(1);
     const second = makeEvent(2);
     await produce(kafka, topics.events, [first, first, second]);
-    worker = await startInProcessWorker(kafka, database.db, topics);
+    worker = await startInProcessWorker(kafka, target(database), topics);
     const db = database;
     await eventually(async () => ((await count(db)) === 2 ? true : undefined), 20_000);
 
@@ -98,7 +106,7 @@ describe("worker against real Kafka and ClickHouse", () => {
 
     // A fresh worker (same topic, new group: it replays everything) rebuilds its id window from ClickHouse.
     await worker.stop();
-    worker = await startInProcessWorker(kafka, db.db, topics);
+    worker = await startInProcessWorker(kafka, target(db), topics);
     const last = makeEvent(4);
     await produce(kafka, topics.events, [first, last]);
     await eventually(async () => ((await count(db, `event_id = '${last.event_id}'`)) === 1 ? true : undefined), 20_000);
@@ -116,7 +124,7 @@ describe("worker against real Kafka and ClickHouse", () => {
     const after = makeEvent(2);
     const invalid = { ...makeEvent(3), user_id: "" };
     await produce(kafka, topics.events, [before, "{not json", JSON.stringify(invalid), after]);
-    worker = await startInProcessWorker(kafka, database.db, topics);
+    worker = await startInProcessWorker(kafka, target(database), topics);
     const db = database;
     await eventually(async () => ((await count(db)) === 2 ? true : undefined), 20_000);
     expect(await count(db, `event_id = '${after.event_id}'`)).toBe(1);

@@ -1,0 +1,220 @@
+// `make bench-worker`: how fast the worker sinks a backlog of >= 1M events into ClickHouse, against the
+// ceiling of inserting the very same rows with clickhouse-client (JSONEachRow from a file), in one run.
+// Both targets are fresh databases with the repo's migrations (views attached). The backlog is
+// produced first onto a fresh topic; then the worker runs as a child process (its real main.ts, default
+// batch settings) and we time the rows landing while sampling its RSS. Results are printed and written
+// to bench/results/worker-<timestamp>.json.
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClickHouse, ensureDatabase, identifier, loadMigrations, migrate, raw, sql, toEventRow } from "@sluice/clickhouse";
+import { createTestTopic, freePort, MIGRATIONS_DIR, services, testKafka, uniqueName } from "@sluice/testing";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const PARTITIONS = 6;
+const TIMEOUT_MS = 240_000;
+
+type Event = Parameters<typeof toEventRow>[0];
+const CHANNELS = ["web", "mobile", "api", "email", "push"] as const;
+const NAMES = ["page_view", "signup", "purchase", "add_to_cart", "search", "logout"];
+const MARCH = Date.UTC(2026, 2, 1);
+
+/** A typical SDK event (~400 bytes): a few typed metadata keys, device and campaign. */
+function makeEvent(i: number): Event {
+  return {
+    event_id: randomUUID(),
+    event_name: NAMES[i % NAMES.length] ?? "page_view",
+    user_id: `user-${i % 50_000}`,
+    timestamp: MARCH + ((i * 2_591) % (28 * 86_400_000)),
+    channel: CHANNELS[i % CHANNELS.length],
+    campaign_id: `campaign-${i % 40}`,
+    session_id: `session-${Math.floor(i / 20)}`,
+    metadata: { path: `/products/${i % 500}`, amount: (i % 1000) / 10, logged_in: i % 3 === 0 },
+    user_properties: { plan: i % 2 ? "pro" : "free", age: 20 + (i % 50) },
+    device: { category: "phone", os: i % 2 ? "ios" : "android", browser: "safari" },
+    received_at: MARCH + 1000,
+  };
+}
+
+const log = (message: string) => process.stdout.write(`[bench-worker] ${message}\n`);
+
+async function freshDatabase(name: string) {
+  const connection = { url: services.clickhouseUrl, username: "default", password: "", requestTimeoutMs: 300_000 };
+  const server = createClickHouse({ ...connection, database: "default" });
+  await ensureDatabase(server, name);
+  const db = createClickHouse({ ...connection, database: name });
+  await migrate(db, await loadMigrations(MIGRATIONS_DIR));
+  return {
+    name,
+    db,
+    async count() {
+      const [row] = await db.query<{ n: string }>(raw("SELECT count() AS n FROM events"));
+      return Number(row?.n ?? 0);
+    },
+    async drop() {
+      await db.close();
+      await server.command(sql`DROP DATABASE IF EXISTS ${identifier(name)}`);
+      await server.close();
+    },
+  };
+}
+
+/** Produces the backlog with big batches, several sends in flight; also writes the ceiling's JSONEachRow file. */
+async function produceBacklog(topic: string, file: string): Promise<number> {
+  const kafka = testKafka("bench-worker");
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const out = createWriteStream(file);
+  const started = Date.now();
+  const BATCH = 5_000;
+  const IN_FLIGHT = 4;
+  const sends: Promise<unknown>[] = [];
+  for (let from = 0; from < EVENTS; from += BATCH) {
+    const events = Array.from({ length: Math.min(BATCH, EVENTS - from) }, (_, j) => makeEvent(from + j));
+    const lines = events.map((event, j) => JSON.stringify(toEventRow(event, { topic, partition: 0, offset: String(from + j) })));
+    if (!out.write(`${lines.join("\n")}\n`)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+    sends.push(
+      producer.send({
+        topic,
+        acks: -1,
+        messages: events.map((event) => ({ key: event.user_id, value: JSON.stringify(event) })),
+      }),
+    );
+    if (sends.length >= IN_FLIGHT) await sends.shift();
+  }
+  await Promise.all(sends);
+  await producer.disconnect();
+  await new Promise<void>((resolve) => out.end(() => resolve()));
+  return Date.now() - started;
+}
+
+async function ceiling(file: string, database: string): Promise<number> {
+  const started = Date.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(
+      "clickhouse-client",
+      [
+        "--port",
+        process.env.CLICKHOUSE_TCP_PORT ?? "9000",
+        "--database",
+        database,
+        "--query",
+        "INSERT INTO events FORMAT JSONEachRow",
+      ],
+      { stdio: ["pipe", "inherit", "inherit"] },
+    );
+    createReadStream(file).pipe(child.stdin);
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`clickhouse-client exited with ${code}`))));
+  });
+  return Date.now() - started;
+}
+
+function rssMb(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match?.[1] ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function workerRun(topic: string, database: string, count: () => Promise<number>) {
+  const env = {
+    ...process.env,
+    KAFKA_BROKERS: services.kafkaBrokers.join(","),
+    KAFKA_TOPIC: topic,
+    KAFKA_DLQ_TOPIC: `${topic}.dlq`,
+    KAFKA_GROUP_ID: uniqueName("bench-worker"),
+    CLICKHOUSE_URL: services.clickhouseUrl,
+    CLICKHOUSE_DATABASE: database,
+    SERVER_PORT: String(await freePort()),
+    METRICS_PORT: String(await freePort()),
+    LOG_LEVEL: "warn",
+  };
+  const started = Date.now();
+  // BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof") goes to the worker's node, for profiling.
+  const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...extra, "--import", "tsx", "src/main.ts"], {
+    cwd: join(ROOT, "apps/worker"),
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const pid = child.pid ?? 0;
+  let peakRss = 0;
+  let firstRowAt = 0;
+  let rows = 0;
+  try {
+    while (rows < EVENTS) {
+      if (Date.now() - started > TIMEOUT_MS) throw new Error(`worker stored ${rows} of ${EVENTS} rows in ${TIMEOUT_MS} ms`);
+      if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      peakRss = Math.max(peakRss, rssMb(pid));
+      rows = await count();
+      if (rows > 0 && firstRowAt === 0) firstRowAt = Date.now();
+    }
+    return { totalMs: Date.now() - started, sinkMs: Date.now() - firstRowAt, peakRssMb: peakRss, rows };
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+  }
+}
+
+const topic = await createTestTopic(testKafka("bench-worker"), "bench-worker", PARTITIONS);
+const workerDb = await freshDatabase(uniqueName("bench_worker"));
+const ceilingName = uniqueName("bench_ceiling");
+const ceilingDb = await freshDatabase(ceilingName);
+const file = join(tmpdir(), `${uniqueName("bench-worker")}.jsonl`);
+try {
+  log(`producing ${EVENTS} events to ${topic} (${PARTITIONS} partitions) and writing ${file}`);
+  const produceMs = await produceBacklog(topic, file);
+  log(`backlog ready in ${(produceMs / 1000).toFixed(1)} s`);
+
+  const ceilingMs = await ceiling(file, ceilingName);
+  const ceilingRows = await ceilingDb.count();
+  const ceilingRate = ceilingRows / (ceilingMs / 1000);
+  log(`clickhouse-client: ${ceilingRows} rows in ${(ceilingMs / 1000).toFixed(2)} s = ${Math.round(ceilingRate)} rows/s`);
+
+  const worker = await workerRun(topic, workerDb.name, workerDb.count);
+  const workerRate = worker.rows / (worker.totalMs / 1000);
+  const sinkRate = worker.rows / (Math.max(1, worker.sinkMs) / 1000);
+  log(
+    `worker: ${worker.rows} rows in ${(worker.totalMs / 1000).toFixed(2)} s from process start = ${Math.round(workerRate)} rows/s ` +
+      `(${Math.round(sinkRate)} rows/s from the first row), peak RSS ${worker.peakRssMb.toFixed(0)} MB`,
+  );
+  const result = {
+    at: new Date().toISOString(),
+    events: EVENTS,
+    partitions: PARTITIONS,
+    produce_ms: produceMs,
+    ceiling: { tool: "clickhouse-client JSONEachRow", ms: ceilingMs, rows: ceilingRows, rows_per_s: Math.round(ceilingRate) },
+    worker: {
+      ms_from_start: worker.totalMs,
+      ms_from_first_row: worker.sinkMs,
+      rows: worker.rows,
+      rows_per_s: Math.round(workerRate),
+      rows_per_s_from_first_row: Math.round(sinkRate),
+      peak_rss_mb: Math.round(worker.peakRssMb),
+    },
+    ratio: Number((workerRate / ceilingRate).toFixed(3)),
+    ratio_from_first_row: Number((sinkRate / ceilingRate).toFixed(3)),
+  };
+  log(`ratio worker / ceiling = ${result.ratio} (${result.ratio_from_first_row} from the first row); goal >= 0.7, RSS < 300 MB`);
+  const dir = join(ROOT, "bench/results");
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `worker-${result.at.replaceAll(":", "-")}.json`);
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  log(`wrote ${out}`);
+} finally {
+  rmSync(file, { force: true });
+  await workerDb.drop();
+  await ceilingDb.drop();
+  const admin = testKafka("bench-worker").admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.disconnect();
+}
