@@ -157,7 +157,15 @@ async function workerRun(topic: string, database: string, count: () => Promise<n
       rows = await count();
       if (rows > 0 && firstRowAt === 0) firstRowAt = Date.now();
     }
-    return { totalMs: Date.now() - started, sinkMs: Date.now() - firstRowAt, peakRssMb: peakRss, rows };
+    const done = { totalMs: Date.now() - started, sinkMs: Date.now() - firstRowAt, peakRssMb: peakRss, rows };
+    const exposition = await fetch(`http://127.0.0.1:${env.METRICS_PORT}/metrics`).then((res) => res.text());
+    const memory = Object.fromEntries(
+      [...exposition.matchAll(/^(nodejs_heap_size_total_bytes|nodejs_heap_size_used_bytes|nodejs_external_memory_bytes)\{[^}]*\} (\S+)/gm)].map(
+        (match) => [match[1], Math.round(Number(match[2]) / 1048576)],
+      ),
+    );
+    log(`worker memory at the end (MB): ${JSON.stringify(memory)}`);
+    return done;
   } finally {
     child.kill("SIGTERM");
     await new Promise((resolve) => child.once("exit", resolve));

@@ -146,20 +146,25 @@ export function createEventConsumer(deps: EventConsumerDeps): EventConsumer {
       load(partition);
       return;
     }
-    const items: Item[] = [];
     let last: string | undefined;
-    for (const message of batch.messages) {
+    const CHUNK = 500;
+    // Admit in chunks and stop once the buffer is full: the unresolved rest is fetched again after resume,
+    // so memory stays bounded by BUFFER_MAX_ROWS whatever the fetch size.
+    for (let from = 0; from < batch.messages.length && !batcher.full; from += CHUNK) {
       if (!isRunning() || isStale()) break;
-      const item = sink.admit({ topic, partition, offset: message.offset, key: message.key, value: message.value });
-      if (item) items.push(item);
-      resolveOffset(message.offset);
-      last = message.offset;
+      const items: Item[] = [];
+      for (const message of batch.messages.slice(from, from + CHUNK)) {
+        const item = sink.admit({ topic, partition, offset: message.offset, key: message.key, value: message.value });
+        if (item) items.push(item);
+        resolveOffset(message.offset);
+        last = message.offset;
+      }
+      batcher.add(items);
     }
     if (last !== undefined) {
       const lag = Number(batch.highWatermark) - Number(last) - 1;
       metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, lag));
     }
-    batcher.add(items);
     metrics.buffered.set(batcher.size);
   }
 

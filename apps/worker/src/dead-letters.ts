@@ -1,6 +1,6 @@
 import { type ClickHouse, sql } from "@sluice/clickhouse";
 import type { Producer } from "@sluice/kafka";
-import type { DeadLetter } from "./decode";
+import { type DeadLetter, payloadOf } from "./decode";
 
 /** What a message on the dead-letter topic carries: the reason, where it came from and its original bytes. */
 export interface DeadLetterMessage {
@@ -43,7 +43,7 @@ export function toDeadLetterMessage(dead: DeadLetter, failedAt: number): DeadLet
     source_partition: dead.message.partition,
     source_offset: dead.message.offset,
     failed_at: failedAt,
-    payload_base64: (dead.message.value ?? Buffer.alloc(0)).toString("base64"),
+    payload_base64: payloadOf(dead.message).toString("base64"),
     key_base64: dead.message.key ? dead.message.key.toString("base64") : null,
   };
 }
@@ -99,7 +99,7 @@ export function createDeadLetterWriter(deps: DeadLetterDeps): DeadLetterWriter {
           kafka_offset: item.message.offset,
           reason: item.reason,
           details: item.details,
-          payload: (item.message.value ?? Buffer.alloc(0)).toString("utf8"),
+          payload: payloadOf(item.message).toString("utf8"),
           status: "failed",
           failed_at: Math.floor(failedAt / 1000),
         })),

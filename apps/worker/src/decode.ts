@@ -8,6 +8,8 @@ export interface RawMessage {
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
+  /** The value decoded as UTF-8, kept instead of `value` once the message is decoded. */
+  text?: string;
 }
 
 /** Why a message can never become a row. */
@@ -47,11 +49,13 @@ function readEventId(value: unknown): string {
 
 /** Parses and validates one message against the event schema and encodes its row; never throws. */
 export function decodeMessage(fetched: RawMessage): Decoded {
-  // kafkajs hands out slices of the whole fetch response; a copy keeps buffered messages from pinning it.
-  const message = { ...fetched, value: fetched.value ? Buffer.from(fetched.value) : null };
+  const text = fetched.value?.toString("utf8") ?? "";
+  // kafkajs hands out slices of the whole fetch response; keeping a copy (the text we decode anyway,
+  // re-encoded only if the row is ever dead-lettered) stops buffered messages from pinning it.
+  const message: RawMessage = { ...fetched, value: null, text };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(message.value?.toString("utf8") ?? "");
+    parsed = JSON.parse(text);
   } catch (error) {
     const details = error instanceof Error ? error.message : String(error);
     return { kind: "dead", dead: { reason: "invalid_json", details, eventId: "", message } };
@@ -61,7 +65,8 @@ export function decodeMessage(fetched: RawMessage): Decoded {
     const details = JSON.stringify(toFieldIssues(result.error));
     return { kind: "dead", dead: { reason: "schema_violation", details, eventId: readEventId(parsed), message } };
   }
-  const event = { ...result.data, event_id: result.data.event_id.toLowerCase() };
+  const event = result.data;
+  event.event_id = event.event_id.toLowerCase();
   const row = toEventRow(event, { topic: message.topic, partition: message.partition, offset: message.offset });
   const date = new Date(event.timestamp);
   return {
@@ -78,4 +83,9 @@ export function decodeMessage(fetched: RawMessage): Decoded {
     },
     message,
   };
+}
+
+/** The original bytes of a consumed message. */
+export function payloadOf(message: RawMessage): Buffer {
+  return message.value ?? Buffer.from(message.text ?? "", "utf8");
 }

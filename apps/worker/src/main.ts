@@ -61,7 +61,12 @@ const app = createApp({ logger, registry, readiness });
 const http = await startHttpServer(app.fetch, { port: config.SERVER_PORT, host: config.SERVER_HOST });
 const metricsServer = await startMetricsServer(registry, config.METRICS_PORT, config.SERVER_HOST);
 logger.info({ port: http.port, metricsPort: metricsServer.port, topic: config.KAFKA_TOPIC }, "worker listening");
-await consumer.start();
+try {
+  await consumer.start();
+} catch (error) {
+  logger.fatal({ err: error, topic: config.KAFKA_TOPIC }, "could not start consuming");
+  process.exit(1);
+}
 
 onTerminationSignal((signal) => {
   logger.info({ signal }, "shutting down");
