@@ -135,6 +135,9 @@ async function workerRun(topic: string, database: string, count: () => Promise<n
     SERVER_PORT: String(await freePort()),
     METRICS_PORT: String(await freePort()),
     LOG_LEVEL: "warn",
+    // Defaults are the worker's (10k rows per insert) unless the bench is told otherwise.
+    ...(process.env.BENCH_BATCH_MAX_ROWS ? { BATCH_MAX_ROWS: process.env.BENCH_BATCH_MAX_ROWS } : {}),
+    ...(process.env.BENCH_BUFFER_MAX_ROWS ? { BUFFER_MAX_ROWS: process.env.BENCH_BUFFER_MAX_ROWS } : {}),
   };
   const started = Date.now();
   // BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof") goes to the worker's node, for profiling.
@@ -160,11 +163,15 @@ async function workerRun(topic: string, database: string, count: () => Promise<n
     const done = { totalMs: Date.now() - started, sinkMs: Date.now() - firstRowAt, peakRssMb: peakRss, rows };
     const exposition = await fetch(`http://127.0.0.1:${env.METRICS_PORT}/metrics`).then((res) => res.text());
     const memory = Object.fromEntries(
-      [...exposition.matchAll(/^(nodejs_heap_size_total_bytes|nodejs_heap_size_used_bytes|nodejs_external_memory_bytes)\{[^}]*\} (\S+)/gm)].map(
-        (match) => [match[1], Math.round(Number(match[2]) / 1048576)],
-      ),
+      [
+        ...exposition.matchAll(
+          /^(nodejs_heap_size_total_bytes|nodejs_heap_size_used_bytes|nodejs_external_memory_bytes)\{[^}]*\} (\S+)/gm,
+        ),
+      ].map((match) => [match[1], Math.round(Number(match[2]) / 1048576)]),
     );
-    log(`worker memory at the end (MB): ${JSON.stringify(memory)}`);
+    const insertSeconds = Number(/^sluice_worker_insert_duration_seconds_sum\{[^}]*\} (\S+)/m.exec(exposition)?.[1] ?? 0);
+    const inserts = Number(/^sluice_worker_insert_duration_seconds_count\{[^}]*\} (\S+)/m.exec(exposition)?.[1] ?? 0);
+    log(`worker memory at the end (MB): ${JSON.stringify(memory)}; ${inserts} inserts took ${insertSeconds.toFixed(2)} s in all`);
     return done;
   } finally {
     child.kill("SIGTERM");
