@@ -9,6 +9,8 @@ const config = loadConfigOrExit(
     ...kafkaEnv,
     KAFKA_BROKERS: csv("127.0.0.1:9092"),
     KAFKA_PARTITIONS: positiveInt(6),
+    /** retention.ms of the event and dead-letter topics; unset keeps the broker's default. */
+    KAFKA_RETENTION_MS: z.coerce.number().int().min(-1).optional(),
     KAFKA_WAIT_MS: positiveInt(60_000),
   }),
   process.env,
@@ -28,6 +30,7 @@ for (;;) {
         dlq: config.KAFKA_DLQ_TOPIC,
         campaigns: config.KAFKA_CAMPAIGNS_TOPIC,
         partitions: config.KAFKA_PARTITIONS,
+        retentionMs: config.KAFKA_RETENTION_MS,
       }),
     );
     if (created.length > 0) process.stdout.write(`created topics: ${created.join(", ")}\n`);
