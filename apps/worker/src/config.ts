@@ -16,7 +16,7 @@ export const workerEnvSchema = z
     BATCH_MAX_ROWS: positiveInt(10_000),
     BATCH_MAX_WAIT_MS: positiveInt(1_000),
     /** Messages held in memory before the consumer pauses; bounds RSS whatever the backlog. */
-    BUFFER_MAX_ROWS: positiveInt(30_000),
+    BUFFER_MAX_ROWS: positiveInt(20_000),
     /** Event ids remembered per partition to drop client retries that reuse an event_id. */
     DEDUP_WINDOW_PER_PARTITION: positiveInt(50_000),
     RETRY_INITIAL_MS: positiveInt(200),

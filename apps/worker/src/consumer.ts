@@ -45,7 +45,10 @@ export function createEventConsumer(deps: EventConsumerDeps): EventConsumer {
     groupId: deps.groupId,
     sessionTimeout: deps.sessionTimeoutMs,
     heartbeatInterval: deps.heartbeatIntervalMs,
+    // Small fetches keep the decoded messages kafkajs holds at once (and so RSS) low; throughput is
+    // bounded by decoding and inserting, not by fetch size.
     maxBytesPerPartition: 1024 * 1024,
+    maxBytes: 4 * 1024 * 1024,
     maxWaitTimeInMs: Math.min(100, deps.batch.maxWaitMs),
   });
   const assigned = new Set<number>();

@@ -50,9 +50,16 @@ function readEventId(value: unknown): string {
 /** Parses and validates one message against the event schema and encodes its row; never throws. */
 export function decodeMessage(fetched: RawMessage): Decoded {
   const text = fetched.value?.toString("utf8") ?? "";
-  // kafkajs hands out slices of the whole fetch response; keeping a copy (the text we decode anyway,
-  // re-encoded only if the row is ever dead-lettered) stops buffered messages from pinning it.
-  const message: RawMessage = { ...fetched, value: null, text };
+  // kafkajs hands out slices of the whole fetch response; keeping copies (the key, and the text we
+  // decode anyway, re-encoded only if the row is ever dead-lettered) stops buffered messages pinning it.
+  const message: RawMessage = {
+    topic: fetched.topic,
+    partition: fetched.partition,
+    offset: fetched.offset,
+    key: fetched.key ? Buffer.from(fetched.key) : null,
+    value: null,
+    text,
+  };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
