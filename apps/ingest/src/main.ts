@@ -1,14 +1,13 @@
+import { CampaignRegistry } from "@sluice/campaigns";
 import { loadConfigOrExit } from "@sluice/config";
 import { onTerminationSignal, Readiness, runShutdown, startHttpServer } from "@sluice/http";
-import { createKafka } from "@sluice/kafka";
+import { createKafka, retryInBackground } from "@sluice/kafka";
 import { createLogger } from "@sluice/logger";
 import { createRegistry, startMetricsServer } from "@sluice/metrics";
 import { createApp } from "./app";
 import type { NodeBindings } from "./body";
 import { startBrokerProbe } from "./broker-probe";
-import { noCampaignRules } from "./campaigns";
 import { ingestEnvSchema } from "./config";
-import { connectInBackground } from "./connect";
 import { createIdempotentProducer, createKafkaPublisher } from "./kafka-publisher";
 
 const config = loadConfigOrExit(ingestEnvSchema, process.env);
@@ -20,12 +19,37 @@ const readiness = new Readiness();
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
 const producers = Array.from({ length: config.PRODUCE_LANES }, () => createIdempotentProducer(kafka));
 const admin = kafka.admin();
-const connections = [
-  ...producers.map((producer, lane) => connectInBackground(producer, `producer ${lane}`, logger)),
-  connectInBackground(admin, "admin", logger),
-];
+const campaigns = new CampaignRegistry({
+  kafka,
+  topic: config.KAFKA_CAMPAIGNS_TOPIC,
+  logger,
+  groupPrefix: "sluice-ingest-campaigns",
+});
+
+// The app starts while the broker is down (503s, /ready 503) and connects as soon as it can.
+const background = new AbortController();
+producers.forEach((producer, lane) => {
+  retryInBackground(`producer ${lane}`, () => producer.connect(), { logger, signal: background.signal, initialDelayMs: 250 });
+});
+retryInBackground("admin", () => admin.connect(), { logger, signal: background.signal, initialDelayMs: 250 });
+retryInBackground(
+  "campaign registry",
+  async () => {
+    try {
+      await campaigns.start(config.CAMPAIGNS_READY_TIMEOUT_MS);
+    } catch (error) {
+      await campaigns.stop();
+      throw error;
+    }
+  },
+  { logger, signal: background.signal },
+);
 const probe = startBrokerProbe(admin, config.KAFKA_TOPIC, config.BROKER_PROBE_INTERVAL_MS, logger);
 readiness.register("kafka", () => probe.check());
+readiness.register("campaigns", () => ({
+  ok: campaigns.ready,
+  detail: campaigns.ready ? undefined : "catching up with the campaigns topic",
+}));
 const publisher = createKafkaPublisher({
   producers,
   topic: config.KAFKA_TOPIC,
@@ -38,7 +62,7 @@ const publisher = createKafkaPublisher({
   logger,
 });
 
-const app = createApp({ logger, registry, readiness, config, publisher, campaigns: noCampaignRules });
+const app = createApp({ logger, registry, readiness, config, publisher, campaigns });
 const http = await startHttpServer((request, env) => app.fetch(request, env as NodeBindings), {
   port: config.SERVER_PORT,
   host: config.SERVER_HOST,
@@ -53,12 +77,8 @@ onTerminationSignal((signal) => {
       { name: "readiness", run: () => readiness.startDraining() },
       { name: "http", run: () => http.close() },
       { name: "publisher", run: () => publisher.close() },
-      {
-        name: "connections",
-        run: () => {
-          for (const connection of connections) connection.stop();
-        },
-      },
+      { name: "background", run: () => background.abort() },
+      { name: "campaign registry", run: () => campaigns.stop() },
       { name: "producers", run: () => Promise.all(producers.map((producer) => producer.disconnect())).then(() => undefined) },
       { name: "probe", run: () => probe.stop() },
       { name: "admin", run: () => admin.disconnect() },

@@ -15,7 +15,6 @@ export const queryEnvSchema = z
     QUERY_API_KEYS: csv(),
     AUTH_DISABLED: flag(false),
     CLICKHOUSE_REQUEST_TIMEOUT_MS: positiveInt(10_000),
-    CAMPAIGNS_READY_TIMEOUT_MS: positiveInt(30_000),
   })
   .refine((env) => env.NODE_ENV !== "production" || env.AUTH_DISABLED || env.QUERY_API_KEYS.length > 0, {
     path: ["QUERY_API_KEYS"],

@@ -2,12 +2,11 @@ import { CampaignRegistry, createCampaignProducer, createCampaignPublisher } fro
 import { createClickHouse } from "@sluice/clickhouse";
 import { clickhouseUrl, loadConfigOrExit } from "@sluice/config";
 import { onTerminationSignal, Readiness, runShutdown, startHttpServer } from "@sluice/http";
-import { createKafka } from "@sluice/kafka";
+import { createKafka, retryInBackground } from "@sluice/kafka";
 import { createLogger } from "@sluice/logger";
 import { createRegistry, startMetricsServer } from "@sluice/metrics";
 import { createApp } from "./app";
 import { queryEnvSchema } from "./config";
-import { retryInBackground } from "./retry";
 
 const config = loadConfigOrExit(queryEnvSchema, process.env);
 const logger = createLogger({ name: "query", level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });

@@ -72,6 +72,8 @@ export const kafkaEnv = {
   KAFKA_TOPIC: z.string().min(1).default("events"),
   KAFKA_DLQ_TOPIC: z.string().min(1).default("events.dlq"),
   KAFKA_CAMPAIGNS_TOPIC: z.string().min(1).default("campaigns"),
+  /** How long one attempt to read the campaigns topic up to its end may take before it is retried. */
+  CAMPAIGNS_READY_TIMEOUT_MS: positiveInt(30_000),
 };
 
 /** ClickHouse connection settings: either CLICKHOUSE_URL or the host/port parts. */

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 
 export type { Admin, Consumer, Producer } from "kafkajs";
 export { CompressionTypes, Kafka } from "kafkajs";
+export { retryInBackground } from "./retry";
 
 export interface KafkaSettings {
   brokers: string[];

@@ -1,6 +1,9 @@
 import type { Logger } from "pino";
 
-/** Runs `task` until it succeeds or `signal` aborts, waiting between attempts (doubling up to `maxDelayMs`). */
+/**
+ * Runs `task` until it succeeds or `signal` aborts, waiting between attempts (doubling up to
+ * `maxDelayMs`), so an app starts and answers /health and /ready 503 while the broker is still down.
+ */
 export function retryInBackground(
   name: string,
   task: () => Promise<void>,
