@@ -1,5 +1,13 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { apiKeyAuth, type CommonDeps, installCommon, rateLimit, TokenBucketLimiter, toAppError } from "@sluice/http";
+import {
+  apiKeyAuth,
+  type CommonDeps,
+  installCommon,
+  rateLimit,
+  registerDocs,
+  TokenBucketLimiter,
+  toAppError,
+} from "@sluice/http";
 import type { MiddlewareHandler } from "hono";
 import type { CampaignRules } from "./campaigns";
 import type { IngestConfig } from "./config";
@@ -7,7 +15,6 @@ import { createIngestService } from "./ingest-service";
 import { createIngestMetrics, type IngestMetrics } from "./metrics";
 import type { EventPublisher } from "./publisher";
 import { registerBatch } from "./routes/batch";
-import { registerDocs } from "./routes/docs";
 import { registerEvents } from "./routes/events";
 import type { IngestEnv } from "./types";
 
@@ -106,6 +113,10 @@ export function createApp(deps: IngestDeps): OpenAPIHono<IngestEnv> {
   });
   registerEvents(app, { service, maxBodyBytes: config.MAX_BODY_BYTES, maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS });
   registerBatch(app, { service, maxBatchBodyBytes: config.MAX_BATCH_BODY_BYTES, maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS });
-  registerDocs(app);
+  registerDocs(app, {
+    title: "Sluice ingest API",
+    description:
+      "Answers 202 only after Kafka acknowledged the event (acks=all). Errors use one envelope. Send the key as `Authorization: Bearer <key>` or `x-api-key`.",
+  });
   return app;
 }

@@ -2,10 +2,9 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Campaign, CampaignSink } from "@sluice/campaigns";
 import type { ClickHouse } from "@sluice/clickhouse";
 import { toFieldIssues } from "@sluice/events";
-import { AppError, apiKeyAuth, type CommonDeps, installCommon } from "@sluice/http";
+import { AppError, apiKeyAuth, type CommonDeps, installCommon, registerDocs } from "@sluice/http";
 import { registerCampaigns } from "./routes/campaigns";
 import { registerDashboard } from "./routes/dashboard";
-import { registerDocs } from "./routes/docs";
 import { registerEventLookup } from "./routes/event";
 import { registerMetrics } from "./routes/metrics";
 import { registerOverview } from "./routes/overview";
@@ -51,6 +50,9 @@ export function createApp(deps: QueryDeps): QueryApp {
   registerCampaigns(app, { campaigns: deps.campaigns, publisher: deps.publisher, logger: deps.logger });
   registerOverview(app, { db: deps.db, now });
   registerDashboard(app);
-  registerDocs(app);
+  registerDocs(app, {
+    title: "Sluice query API",
+    description: "Metrics, event look-up and search, campaigns. Send the key as `Authorization: Bearer <key>` or `x-api-key`.",
+  });
   return app;
 }

@@ -1,5 +1,6 @@
 export * from "./auth";
 export * from "./common";
+export * from "./docs";
 export * from "./errors";
 export * from "./health";
 export * from "./metrics";
