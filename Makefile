@@ -51,6 +51,19 @@ test-int: migrate ## integration tests against the real Kafka and ClickHouse
 
 test: lint typecheck test-unit test-int ## everything CI runs
 
+# Docker: the whole stack from docker-compose.yml. PROFILES picks the extras (observability = Prometheus
+# and Grafana, test = k6); `make up PROFILES=` runs the pipeline alone.
+PROFILES ?= observability
+COMPOSE_PROFILES_FLAGS := $(foreach profile,$(PROFILES),--profile $(profile))
+
+.PHONY: up down
+up: ## Docker: build the images and start the stack (ingest :8080, query :8081, Grafana :3000, Console :8088)
+	@docker compose $(COMPOSE_PROFILES_FLAGS) up --build --detach
+	@docker compose $(COMPOSE_PROFILES_FLAGS) ps
+
+down: ## Docker: stop and remove the stack's containers (data volumes are kept; add -v by hand to drop them)
+	@docker compose --profile observability --profile test down --remove-orphans
+
 .PHONY: bench-ingest
 bench-ingest: services ## req/s and p50/p99: bare node:http vs POST /events (real acks, logging on/off) vs 100-event batches
 	@$(TSX) bench/ingest/run.ts
