@@ -79,3 +79,10 @@ replay-dlq: migrate ## re-publish dead letters not yet replayed from events.dlq 
 .PHONY: bench-worker
 bench-worker: migrate ## worker rows/s sinking a >= 1M-event backlog vs clickhouse-client inserting the same rows; worker RSS
 	@$(TSX) bench/worker/run.ts
+
+.PHONY: load-test load-test-quick
+load-test: start ## k6 standard profile (~7 min) vs the running stack + end-to-end check; loadtest/results/<timestamp>/
+	@$(TSX) loadtest/run.ts
+
+load-test-quick: start ## the same profile at LOAD_SCALE=0.15 (~1 min of load, < 2 min in all)
+	@LOAD_SCALE=$${LOAD_SCALE:-0.15} $(TSX) loadtest/run.ts

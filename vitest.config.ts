@@ -8,7 +8,12 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{apps,packages}/*/src/**/*.test.ts", "scripts/**/*.test.ts", "test/**/*.test.ts"],
+          include: [
+            "{apps,packages}/*/src/**/*.test.ts",
+            "scripts/**/*.test.ts",
+            "test/**/*.test.ts",
+            "{loadtest,bench}/**/*.test.ts",
+          ],
           exclude: ["**/*.int.test.ts", "**/node_modules/**"],
           environment: "node",
         },
@@ -16,7 +21,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
-          include: ["{apps,packages}/*/src/**/*.int.test.ts", "test/**/*.int.test.ts"],
+          include: ["{apps,packages}/*/src/**/*.int.test.ts", "test/**/*.int.test.ts", "loadtest/**/*.int.test.ts"],
           environment: "node",
           fileParallelism: false,
           testTimeout: 60_000,
