@@ -1,0 +1,184 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+// Debian has no hadolint, so the rules the images must follow are checked here on the parsed Dockerfile.
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const APPS = ["ingest", "worker", "query"] as const;
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+interface Stage {
+  from: string;
+  name: string | undefined;
+  instructions: Instruction[];
+}
+
+/** Splits a Dockerfile into instructions (comments dropped, `\` continuations joined) grouped by stage. */
+function parseDockerfile(text: string): { args: Instruction[]; stages: Stage[] } {
+  const joined = text
+    .split("\n")
+    .filter((line) => !line.trimStart().startsWith("#"))
+    .join("\n")
+    .replace(/\\\n/g, " ");
+  const instructions = joined
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0)
+    .map((line) => {
+      const [keyword = "", ...rest] = line.split(/\s+/);
+      return { keyword: keyword.toUpperCase(), args: rest.join(" ") };
+    });
+  const args: Instruction[] = [];
+  const stages: Stage[] = [];
+  for (const instruction of instructions) {
+    if (instruction.keyword === "FROM") {
+      const [from = "", as, name] = instruction.args.split(/\s+/);
+      stages.push({ from, name: as?.toUpperCase() === "AS" ? name : undefined, instructions: [] });
+    } else if (stages.length === 0) {
+      args.push(instruction);
+    } else {
+      stages.at(-1)?.instructions.push(instruction);
+    }
+  }
+  return { args, stages };
+}
+
+const dockerfile = parseDockerfile(readFileSync(`${ROOT}Dockerfile`, "utf8"));
+const stageNamed = (name: string) => {
+  const stage = dockerfile.stages.find((s) => s.name === name);
+  if (!stage) throw new Error(`no stage named ${name}`);
+  return stage;
+};
+
+/** The stage and the chain of stages it is built FROM, nearest first. */
+function lineage(name: string): Stage[] {
+  const chain: Stage[] = [];
+  let stage: Stage | undefined = stageNamed(name);
+  while (stage) {
+    chain.push(stage);
+    const parent: string = stage.from;
+    stage = dockerfile.stages.find((s) => s.name === parent);
+  }
+  return chain;
+}
+
+/** The last value of `keyword` in a stage or the stages it inherits from (what the image ends up with). */
+function effective(name: string, keyword: string): string | undefined {
+  for (const stage of lineage(name)) {
+    const found = stage.instructions.filter((i) => i.keyword === keyword).at(-1);
+    if (found) return found.args;
+  }
+  return undefined;
+}
+
+/** Resolves `${NAME}` in a FROM line with the global ARG defaults. */
+function resolveImage(from: string): string {
+  return from.replace(/\$\{(\w+)\}/g, (_, name: string) => {
+    const arg = dockerfile.args.find((a) => a.args.startsWith(`${name}=`));
+    if (!arg) throw new Error(`ARG ${name} has no default`);
+    return arg.args.slice(name.length + 1);
+  });
+}
+
+const runs = (name: string) =>
+  stageNamed(name)
+    .instructions.filter((i) => i.keyword === "RUN")
+    .map((i) => i.args);
+
+describe("Dockerfile", () => {
+  it("is multi-stage: the apps' images copy a pnpm deploy output from a build stage", () => {
+    expect(dockerfile.stages.length).toBeGreaterThanOrEqual(3);
+    for (const app of APPS) {
+      const copies = stageNamed(app).instructions.filter((i) => i.keyword === "COPY" && i.args.startsWith("--from=build"));
+      expect(copies.map((c) => c.args)).toContain(`--from=build /out/${app} /app`);
+    }
+    const deploy = runs("build").join(" ");
+    for (const app of APPS) expect(deploy).toContain(app);
+    expect(deploy).toMatch(/pnpm --filter "@sluice\/\$\{app\}" --prod deploy/);
+  });
+
+  it("installs from the lockfile only, production dependencies only, with a pinned pnpm", () => {
+    const build = runs("build").join("\n");
+    const packageJson = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as { packageManager: string };
+    const pnpmVersion = packageJson.packageManager.replace(/^pnpm@/, "");
+    expect(build).toContain(`pnpm@${pnpmVersion}`);
+    expect(build).toMatch(/pnpm install [^\n]*--frozen-lockfile/);
+    expect(build).toMatch(/pnpm install [^\n]*--prod/);
+    expect(build).toMatch(/pnpm fetch --prod/);
+  });
+
+  it("pins every base image to an explicit version (no latest, no bare name) and names no registry host", () => {
+    for (const stage of dockerfile.stages) {
+      if (dockerfile.stages.some((s) => s.name === stage.from)) continue;
+      const image = resolveImage(stage.from);
+      expect(image).toMatch(/^[a-z0-9._/-]+:[\w.-]+$/);
+      expect(image).not.toMatch(/:latest$/);
+      const firstPart = image.split("/")[0] ?? "";
+      expect(image.includes("/") && /[.:]/.test(firstPart)).toBe(false);
+    }
+  });
+
+  for (const app of APPS) {
+    describe(`target ${app}`, () => {
+      it("runs as a non-root user", () => {
+        const user = effective(app, "USER");
+        expect(user).toBeDefined();
+        expect(user?.split(":")[0]).not.toMatch(/^(root|0)$/);
+      });
+
+      it("has tini as PID 1 (so SIGTERM reaches Node), installed from Debian at a pinned version", () => {
+        expect(JSON.parse(effective(app, "ENTRYPOINT") ?? "null")).toEqual(["/usr/bin/tini", "--"]);
+        const installs = lineage(app)
+          .flatMap((s) => s.instructions)
+          .filter((i) => i.keyword === "RUN")
+          .map((i) => i.args)
+          .join(" ");
+        expect(installs).toMatch(/apt-get install [^&]*--no-install-recommends[^&]*'tini=[\d.]+-[^']*'/);
+        expect(installs).toContain("rm -rf /var/lib/apt/lists/*");
+      });
+
+      it("starts Node in exec form (the process tini signals is node itself)", () => {
+        expect(JSON.parse(effective(app, "CMD") ?? "null")).toEqual(["node", "--import", "tsx", "src/main.ts"]);
+      });
+
+      it("has a HEALTHCHECK that asks the app's /health with node (no curl in the image)", () => {
+        const healthcheck = effective(app, "HEALTHCHECK") ?? "";
+        expect(healthcheck).toMatch(/--interval=\d+s/);
+        const command = JSON.parse(healthcheck.slice(healthcheck.indexOf("CMD") + 3));
+        expect(command).toEqual(["node", "/usr/local/lib/sluice/healthcheck.mjs"]);
+        const copied = lineage(app)
+          .flatMap((s) => s.instructions)
+          .some((i) => i.keyword === "COPY" && i.args === "deploy/docker/healthcheck.mjs /usr/local/lib/sluice/healthcheck.mjs");
+        expect(copied).toBe(true);
+      });
+
+      it("declares the app's default ports and sets NODE_ENV=production", () => {
+        const env = lineage(app)
+          .flatMap((s) => s.instructions)
+          .filter((i) => i.keyword === "ENV")
+          .map((i) => i.args)
+          .join(" ");
+        expect(env).toContain("NODE_ENV=production");
+        const serverPort = /SERVER_PORT=(\d+)/.exec(env)?.[1];
+        const metricsPort = /METRICS_PORT=(\d+)/.exec(env)?.[1];
+        expect(effective(app, "EXPOSE")?.split(/\s+/)).toEqual([serverPort, metricsPort]);
+      });
+    });
+  }
+
+  it("ships the migrations in the worker image with MIGRATIONS_DIR pointing at them", () => {
+    const worker = stageNamed("worker").instructions;
+    expect(worker.some((i) => i.keyword === "COPY" && i.args === "clickhouse/migrations /app/migrations")).toBe(true);
+    expect(worker.some((i) => i.keyword === "ENV" && i.args.includes("MIGRATIONS_DIR=/app/migrations"))).toBe(true);
+  });
+
+  it("leaves no package manager in the runtime images", () => {
+    const runtime = runs("runtime").join(" ");
+    expect(runtime).toContain("rm -rf /usr/local/lib/node_modules/npm");
+    expect(runtime).toContain("/usr/local/bin/corepack");
+  });
+});
