@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { dashboardExpressions, exposedNames, metricNames } from "./promql";
+import { dashboardExpressions, exposedNames, labelSelectors, matches, metricNames, samples } from "./promql";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DASHBOARDS = `${ROOT}deploy/grafana/dashboards`;
@@ -34,6 +34,30 @@ describe("exposedNames", () => {
       ].join("\n"),
     );
     expect([...names].sort()).toEqual(["c_total", "g", "h_seconds", "h_seconds_bucket", "h_seconds_count", "h_seconds_sum"]);
+  });
+});
+
+describe("labelSelectors / samples / matches", () => {
+  it("finds literal selectors and matches them against exposition samples as PromQL would", () => {
+    const selectors = labelSelectors('rate(h_bucket{app="ingest", route=~"/events.*"}[1m]) + x{a="$var"}');
+    expect(selectors).toEqual([
+      {
+        name: "h_bucket",
+        matchers: [
+          { label: "app", op: "=", value: "ingest" },
+          { label: "route", op: "=~", value: "/events.*" },
+        ],
+      },
+    ]);
+    const [sample, other] = samples(
+      'h_bucket{le="0.1",route="/events/batch",app="ingest"} 1\nh_bucket{route="/x/events",app="ingest"} 2\n',
+    );
+    const matchers = selectors[0]?.matchers ?? [];
+    expect(sample?.labels).toEqual({ le: "0.1", route: "/events/batch", app: "ingest" });
+    expect(matches(sample?.labels ?? {}, matchers)).toBe(true);
+    expect(matches(other?.labels ?? {}, matchers)).toBe(false);
+    expect(matches({ app: "query" }, [{ label: "app", op: "!=", value: "ingest" }])).toBe(true);
+    expect(matches({ app: "query" }, [{ label: "app", op: "!~", value: "q.*" }])).toBe(false);
   });
 });
 

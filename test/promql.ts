@@ -77,3 +77,49 @@ export function dashboardExpressions(dashboard: { panels?: Panel[] }): { panel: 
   visit(dashboard.panels);
   return out;
 }
+
+export interface Matcher {
+  label: string;
+  op: "=" | "!=" | "=~" | "!~";
+  value: string;
+}
+
+/** The `name{matchers}` selectors of an expression whose matchers are all literal (no Grafana `$variables`). */
+export function labelSelectors(expr: string): { name: string; matchers: Matcher[] }[] {
+  const out: { name: string; matchers: Matcher[] }[] = [];
+  for (const match of expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\}/g)) {
+    const [, name = "", body = ""] = match;
+    if (body.includes("$")) continue;
+    const matchers = [...body.matchAll(/(\w+)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"/g)].map(([, label = "", op, value = ""]) => ({
+      label,
+      op: op as Matcher["op"],
+      value,
+    }));
+    out.push({ name, matchers });
+  }
+  return out;
+}
+
+/** The samples of a text exposition as name and labels. */
+export function samples(exposition: string): { name: string; labels: Record<string, string> }[] {
+  const out: { name: string; labels: Record<string, string> }[] = [];
+  for (const line of exposition.split("\n")) {
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s/.exec(line);
+    if (!sample?.[1]) continue;
+    const labels: Record<string, string> = {};
+    for (const [, label = "", value = ""] of (sample[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[label] = value;
+    out.push({ name: sample[1], labels });
+  }
+  return out;
+}
+
+/** Whether a sample's labels satisfy every matcher (regexes anchored, as in PromQL). */
+export function matches(labels: Record<string, string>, matchers: Matcher[]): boolean {
+  return matchers.every(({ label, op, value }) => {
+    const actual = labels[label] ?? "";
+    if (op === "=") return actual === value;
+    if (op === "!=") return actual !== value;
+    const regex = new RegExp(`^(?:${value})$`);
+    return op === "=~" ? regex.test(actual) : !regex.test(actual);
+  });
+}
