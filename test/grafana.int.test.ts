@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { Kafka } from "@sluice/kafka";
 import {
   createTestDatabase,
   createTestTopic,
@@ -31,7 +30,7 @@ interface Running {
   output: string[];
 }
 
-let kafka: Kafka;
+let kafka: ReturnType<typeof testKafka>;
 let database: TestDatabase;
 let topics: string[] = [];
 const running = new Map<App, Running>();
