@@ -89,3 +89,7 @@ load-test: start ## k6 standard profile (~7 min) vs the running stack + end-to-e
 
 load-test-quick: start ## the same profile at LOAD_SCALE=0.15 (~1 min of load, < 2 min in all)
 	@LOAD_SCALE=$${LOAD_SCALE:-0.15} $(TSX) loadtest/run.ts
+
+.PHONY: bench
+bench: start ## bench-ingest + bench-worker + bench-query, RSS under load, time-to-ready; bench/results/<timestamp>.{json,md,png}
+	@$(TSX) bench/run-all.ts
