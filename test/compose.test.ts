@@ -28,7 +28,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
   ports?: { published?: string; target: number; host_ip?: string }[];
   healthcheck?: { test: string[] };
-  deploy?: { replicas?: number };
+  deploy?: { replicas?: number; resources?: { limits?: { cpus?: number; memory?: string } } };
   volumes?: { type: string; source: string; target: string }[];
   working_dir?: string;
 }
@@ -122,6 +122,9 @@ describe("docker-compose.yml", () => {
     const scaled = config([], { INGEST_REPLICAS: "3", WORKER_REPLICAS: "6" });
     expect(service("ingest", scaled).deploy?.replicas).toBe(3);
     expect(service("worker", scaled).deploy?.replicas).toBe(6);
+    // One Node process uses about one core: each replica is capped so that sizing by replica count holds.
+    for (const app of ["ingest", "worker", "query"]) expect(service(app).deploy?.resources?.limits?.cpus, app).toBe(1);
+    expect(service("worker", config([], { WORKER_MEMORY: "3G" })).deploy?.resources?.limits?.memory).toBe(String(3 * 1024 ** 3));
     const lb = readFileSync(`${ROOT}deploy/nginx/ingest-lb.conf`, "utf8");
     expect(lb).toMatch(/resolver 127\.0\.0\.11/);
     expect(lb).toContain("http://ingest:8080");
