@@ -27,7 +27,7 @@ interface Service {
   environment?: Record<string, string | null>;
   depends_on?: Record<string, { condition: string }>;
   ports?: { published?: string; target: number; host_ip?: string }[];
-  healthcheck?: { test: string[] };
+  healthcheck?: { test?: string[]; disable?: boolean };
   deploy?: { replicas?: number; resources?: { limits?: { cpus?: number; memory?: string } } };
   volumes?: { type: string; source: string; target: string }[];
   working_dir?: string;
@@ -91,6 +91,8 @@ describe("docker-compose.yml", () => {
     for (const setup of ["topics", "migrate"]) {
       expect(service(setup).build?.target).toBe("worker");
       expect(service(setup).image).toBe(service("worker").image);
+      // The worker image's HEALTHCHECK asks the worker app, which a one-shot never starts.
+      expect(service(setup).healthcheck).toEqual({ disable: true });
     }
     const cli = (name: string) => service(name).command?.at(-1) ?? "";
     expect(cli("topics")).toBe("node_modules/@sluice/kafka/src/cli/ensure-topics.ts");
