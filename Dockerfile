@@ -26,7 +26,7 @@ COPY apps apps
 RUN --mount=type=cache,id=sluice-pnpm-store,target=/pnpm-store \
     pnpm install --frozen-lockfile --prod --offline --ignore-scripts --store-dir /pnpm-store \
     && for app in ingest worker query; do \
-         pnpm --filter "@sluice/${app}" --prod deploy --legacy --offline --ignore-scripts --store-dir /pnpm-store "/out/${app}"; \
+         pnpm --filter "@sluice/${app}" --prod deploy --legacy --offline --ignore-scripts --store-dir /pnpm-store "/out/${app}" || exit 1; \
        done
 
 FROM ${NODE_IMAGE} AS runtime
