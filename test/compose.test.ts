@@ -97,7 +97,12 @@ describe("docker-compose.yml", () => {
     const cli = (name: string) => service(name).command?.at(-1) ?? "";
     expect(cli("topics")).toBe("node_modules/@sluice/kafka/src/cli/ensure-topics.ts");
     expect(cli("migrate")).toBe("node_modules/@sluice/clickhouse/src/cli/migrate.ts");
-    // The CLIs exist at those paths once `pnpm deploy` has put the workspace packages in node_modules.
+    // `pnpm deploy --prod` puts the worker's production dependencies, these two packages among them, in
+    // the image's node_modules, so the CLIs exist at those paths.
+    const worker = JSON.parse(readFileSync(`${ROOT}apps/worker/package.json`, "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    expect(Object.keys(worker.dependencies)).toEqual(expect.arrayContaining(["@sluice/kafka", "@sluice/clickhouse"]));
     expect(existsSync(`${ROOT}packages/kafka/src/cli/ensure-topics.ts`)).toBe(true);
     expect(existsSync(`${ROOT}packages/clickhouse/src/cli/migrate.ts`)).toBe(true);
   });

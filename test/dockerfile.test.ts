@@ -156,6 +156,11 @@ describe("Dockerfile", () => {
 
       it("starts Node in exec form (the process tini signals is node itself)", () => {
         expect(JSON.parse(effective(app, "CMD") ?? "null")).toEqual(["node", "--import", "tsx", "src/main.ts"]);
+        // `--import tsx` needs tsx among the production dependencies that `pnpm deploy --prod` keeps.
+        const manifest = JSON.parse(readFileSync(`${ROOT}apps/${app}/package.json`, "utf8")) as {
+          dependencies: Record<string, string>;
+        };
+        expect(manifest.dependencies.tsx).toBeDefined();
       });
 
       it("has a HEALTHCHECK that asks the app's /health with node (no curl in the image)", () => {
