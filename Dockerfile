@@ -43,18 +43,20 @@ USER 1000:1000
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "--import", "tsx", "src/main.ts"]
 
+# HEALTHCHECK: every 2 s while starting (so depends_on: service_healthy releases the next services
+# soon after /health answers), every 15 s after; --start-interval needs Docker Engine 25 or later.
 FROM runtime AS ingest
 COPY --from=build /out/ingest /app
 ENV SERVER_PORT=8080 METRICS_PORT=9101
 EXPOSE 8080 9101
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --start-interval=2s --retries=3 \
     CMD ["node", "/usr/local/lib/sluice/healthcheck.mjs"]
 
 FROM runtime AS query
 COPY --from=build /out/query /app
 ENV SERVER_PORT=8081 METRICS_PORT=9103
 EXPOSE 8081 9103
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --start-interval=2s --retries=3 \
     CMD ["node", "/usr/local/lib/sluice/healthcheck.mjs"]
 
 # Last, so a plain `docker build .` gives the worker. It carries the migrations and the setup CLIs:
@@ -65,5 +67,5 @@ COPY --from=build /out/worker /app
 COPY clickhouse/migrations /app/migrations
 ENV SERVER_PORT=8082 METRICS_PORT=9102 MIGRATIONS_DIR=/app/migrations
 EXPOSE 8082 9102
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --start-interval=2s --retries=3 \
     CMD ["node", "/usr/local/lib/sluice/healthcheck.mjs"]
