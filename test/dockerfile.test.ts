@@ -194,6 +194,25 @@ describe("Dockerfile", () => {
     expect(worker.some((i) => i.keyword === "ENV" && i.args.includes("MIGRATIONS_DIR=/app/migrations"))).toBe(true);
   });
 
+  it("keeps node_modules, .local and .git out of the build context but nothing the Dockerfile copies", () => {
+    const ignored = readFileSync(`${ROOT}.dockerignore`, "utf8")
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => line.length > 0 && !line.startsWith("#"));
+    expect(ignored).toEqual(expect.arrayContaining(["**/node_modules", ".local", ".git"]));
+    const sources = dockerfile.stages
+      .flatMap((stage) => stage.instructions)
+      .filter((i) => i.keyword === "COPY" && !i.args.startsWith("--from"))
+      .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    expect(sources).toEqual(expect.arrayContaining(["pnpm-lock.yaml", "packages", "apps", "clickhouse/migrations"]));
+    for (const source of sources) {
+      for (const pattern of ignored) {
+        const plain = pattern.replace(/^\*\*\//, "");
+        expect(source === plain || source.startsWith(`${plain}/`), `${source} is ignored by ${pattern}`).toBe(false);
+      }
+    }
+  });
+
   it("leaves no package manager in the runtime images", () => {
     const runtime = runs("runtime").join(" ");
     expect(runtime).toContain("rm -rf /usr/local/lib/node_modules/npm");
