@@ -10,13 +10,16 @@ import { workerEnvSchema } from "../apps/worker/src/config";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const LOCAL_COMPOSE = `${ROOT}.local/bin/docker-compose`;
 const PROFILES = [[], ["observability"], ["test"]] as const;
+const INTERPOLATED = new Set(
+  [...readFileSync(`${ROOT}docker-compose.yml`, "utf8").matchAll(/\$\{(\w+)/g)].map(([, name]) => name ?? ""),
+);
 
 /** `docker compose` when the plugin exists, else the binary scripts/ensure-compose.sh built. */
 function compose(args: string[], env: Record<string, string> = {}): string {
   const command = existsSync(LOCAL_COMPOSE) ? [LOCAL_COMPOSE, ...args] : ["docker", "compose", ...args];
   const [bin, ...rest] = command as [string, ...string[]];
-  // The file's own defaults are under test, so variables of the caller's shell must not leak in.
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(KAFKA|INGEST|WORKER|SLUICE)_/.test(key)));
+  // The file's own defaults are under test, so the caller's values of the variables it reads must not leak in.
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([key]) => !INTERPOLATED.has(key)));
   return execFileSync(bin, rest, { cwd: ROOT, encoding: "utf8", env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
 }
 
