@@ -16,7 +16,9 @@ const INTERPOLATED = new Set(
 
 /** `docker compose` when the plugin exists, else the binary scripts/ensure-compose.sh built. */
 function compose(args: string[], env: Record<string, string> = {}): string {
-  const command = existsSync(LOCAL_COMPOSE) ? [LOCAL_COMPOSE, ...args] : ["docker", "compose", ...args];
+  // --env-file /dev/null: a developer's own .env must not change what is tested either.
+  const withEnv = ["--env-file", "/dev/null", ...args];
+  const command = existsSync(LOCAL_COMPOSE) ? [LOCAL_COMPOSE, ...withEnv] : ["docker", "compose", ...withEnv];
   const [bin, ...rest] = command as [string, ...string[]];
   // The file's own defaults are under test, so the caller's values of the variables it reads must not leak in.
   const clean = Object.fromEntries(Object.entries(process.env).filter(([key]) => !INTERPOLATED.has(key)));
