@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { readDockerfile } from "./dockerfile";
 
 // hadolint lints the file; the rules the issue sets for the images are also checked on the parsed
 // Dockerfile, so they hold whatever hadolint's defaults become.
@@ -9,88 +10,8 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const LOCAL_HADOLINT = `${ROOT}.local/bin/hadolint`;
 const APPS = ["ingest", "worker", "query"] as const;
 
-interface Instruction {
-  keyword: string;
-  args: string;
-}
-
-interface Stage {
-  from: string;
-  name: string | undefined;
-  instructions: Instruction[];
-}
-
-/** Splits a Dockerfile into instructions (comments dropped, `\` continuations joined) grouped by stage. */
-function parseDockerfile(text: string): { args: Instruction[]; stages: Stage[] } {
-  const joined = text
-    .split("\n")
-    .filter((line) => !line.trimStart().startsWith("#"))
-    .join("\n")
-    .replace(/\\\n/g, " ");
-  const instructions = joined
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => line.length > 0)
-    .map((line) => {
-      const [keyword = "", ...rest] = line.split(/\s+/);
-      return { keyword: keyword.toUpperCase(), args: rest.join(" ") };
-    });
-  const args: Instruction[] = [];
-  const stages: Stage[] = [];
-  for (const instruction of instructions) {
-    if (instruction.keyword === "FROM") {
-      const [from = "", as, name] = instruction.args.split(/\s+/);
-      stages.push({ from, name: as?.toUpperCase() === "AS" ? name : undefined, instructions: [] });
-    } else if (stages.length === 0) {
-      args.push(instruction);
-    } else {
-      stages.at(-1)?.instructions.push(instruction);
-    }
-  }
-  return { args, stages };
-}
-
-const dockerfile = parseDockerfile(readFileSync(`${ROOT}Dockerfile`, "utf8"));
-const stageNamed = (name: string) => {
-  const stage = dockerfile.stages.find((s) => s.name === name);
-  if (!stage) throw new Error(`no stage named ${name}`);
-  return stage;
-};
-
-/** The stage and the chain of stages it is built FROM, nearest first. */
-function lineage(name: string): Stage[] {
-  const chain: Stage[] = [];
-  let stage: Stage | undefined = stageNamed(name);
-  while (stage) {
-    chain.push(stage);
-    const parent: string = stage.from;
-    stage = dockerfile.stages.find((s) => s.name === parent);
-  }
-  return chain;
-}
-
-/** The last value of `keyword` in a stage or the stages it inherits from (what the image ends up with). */
-function effective(name: string, keyword: string): string | undefined {
-  for (const stage of lineage(name)) {
-    const found = stage.instructions.filter((i) => i.keyword === keyword).at(-1);
-    if (found) return found.args;
-  }
-  return undefined;
-}
-
-/** Resolves `${NAME}` in a FROM line with the global ARG defaults. */
-function resolveImage(from: string): string {
-  return from.replace(/\$\{(\w+)\}/g, (_, name: string) => {
-    const arg = dockerfile.args.find((a) => a.args.startsWith(`${name}=`));
-    if (!arg) throw new Error(`ARG ${name} has no default`);
-    return arg.args.slice(name.length + 1);
-  });
-}
-
-const runs = (name: string) =>
-  stageNamed(name)
-    .instructions.filter((i) => i.keyword === "RUN")
-    .map((i) => i.args);
+const dockerfile = readDockerfile(`${ROOT}Dockerfile`);
+const { effective, lineage, runs, stage: stageNamed, resolveImage } = dockerfile;
 
 describe("Dockerfile", () => {
   it("passes hadolint (scripts/ensure-hadolint.sh installs it; make test-unit runs that first)", () => {
