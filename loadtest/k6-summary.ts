@@ -1,7 +1,7 @@
 import type { Stage } from "./profile";
 
 /** One metric of k6's `--summary-export` file; `thresholds` maps each expression to true when it was crossed. */
-type K6Metric = Record<string, number | undefined> & { thresholds?: Record<string, boolean> };
+type K6Metric = { [stat: string]: number | Record<string, boolean> | undefined; thresholds?: Record<string, boolean> };
 
 /** The parts of k6's `--summary-export` file (its legacy format, the only one with p99 and threshold results). */
 export interface K6Export {
