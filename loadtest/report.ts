@@ -20,15 +20,25 @@ const ms = (value: number | null) => (value === null ? "—" : value >= 1000 ? `
 const pct = (rate: number) => `${(rate * 100).toFixed(2)} %`;
 const int = (value: number) => Math.round(value).toLocaleString("en-US");
 
+/** The expressions crossed on metrics with this tag selector, e.g. `{stage:spike}`. */
+function crossedIn(figures: LoadFigures, selector: string): string[] {
+  return figures.thresholds.filter((t) => !t.ok && t.metric.endsWith(selector)).map((t) => t.expression);
+}
+
+function crossedText(figures: LoadFigures): string {
+  const overall = crossedIn(figures, "{scenario:ingest}");
+  const stages = figures.stages.filter((s) => crossedIn(figures, `{stage:${s.name}}`).length > 0).map((s) => s.name);
+  if (overall.length === 0 && stages.length === 0) return "";
+  return ` — crossed over the whole run: ${overall.join(", ") || "none"}; in stages: ${stages.join(", ") || "none"}`;
+}
+
 /** A short markdown report: verdicts first, then the figures per stage, the pipeline check and the processes. */
 export function renderMarkdown(summary: LoadSummary): string {
   const { figures, endToEnd: e2e } = summary;
-  const crossed = figures.thresholds.filter((t) => !t.ok);
   const lines: string[] = [];
   lines.push(`# Load test ${summary.runId}`, "");
   lines.push(
-    `- **Thresholds (p95 < 100 ms, p99 < 200 ms, errors < 1 %): ${summary.thresholdsOk ? "PASSED" : "FAILED"}**` +
-      (crossed.length ? ` — crossed: ${crossed.map((t) => `\`${t.metric}\` ${t.expression}`).join(", ")}` : ""),
+    `- **Thresholds (p95 < 100 ms, p99 < 200 ms, errors < 1 %): ${summary.thresholdsOk ? "PASSED" : "FAILED"}**${crossedText(figures)}`,
   );
   lines.push(
     `- **End-to-end: ${e2e.ok ? "OK" : "FAILED"}** — ${int(e2e.accepted)} events acknowledged, ${int(e2e.storedRows)} rows stored ` +
@@ -50,12 +60,15 @@ export function renderMarkdown(summary: LoadSummary): string {
       `acknowledged (${int(e2e.unackedStored)} of those were stored anyway; a client retries them with the same id)`,
   );
   lines.push("", "## Stages", "");
-  lines.push("| stage | duration | target req/s | planned avg req/s | achieved req/s | p50 | p95 | p99 | max | errors |");
-  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  lines.push(
+    "| stage | duration | target req/s | planned avg req/s | achieved req/s | p50 | p95 | p99 | max | errors | limits |",
+  );
+  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
   for (const s of figures.stages) {
+    const broken = crossedIn(figures, `{stage:${s.name}}`);
     lines.push(
       `| ${s.name} | ${s.seconds} s | ${int(s.targetRate)} | ${int(s.plannedRate)} | ${int(s.achievedRate)} | ${ms(s.p50Ms)} | ` +
-        `${ms(s.p95Ms)} | ${ms(s.p99Ms)} | ${ms(s.maxMs)} | ${pct(s.errorRate)} |`,
+        `${ms(s.p95Ms)} | ${ms(s.p99Ms)} | ${ms(s.maxMs)} | ${pct(s.errorRate)} | ${broken.length ? `✗ ${broken.join(", ")}` : "✓"} |`,
     );
   }
   lines.push("", "## Processes during the run", "");
