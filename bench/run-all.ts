@@ -264,6 +264,7 @@ async function timeToReady() {
           SERVER_HOST: "127.0.0.1",
           SERVER_PORT: String(port),
           METRICS_PORT: String(await freePort()),
+          GRPC_PORT: String(await freePort()),
           LOG_LEVEL: "warn",
           ...extra(port),
         };

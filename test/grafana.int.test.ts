@@ -46,6 +46,7 @@ async function start(app: App, env: Record<string, string>): Promise<Running> {
       SERVER_HOST: "127.0.0.1",
       SERVER_PORT: String(port),
       METRICS_PORT: String(metricsPort),
+      GRPC_PORT: String(await freePort()),
       KAFKA_BROKERS: services.kafkaBrokers.join(","),
       ...env,
     },

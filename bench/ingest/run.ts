@@ -132,6 +132,7 @@ async function withIngest<T>(topic: string, env: Record<string, string>, run: (u
       SERVER_HOST: "127.0.0.1",
       SERVER_PORT: String(port),
       METRICS_PORT: String(metricsPort),
+      GRPC_PORT: String(await freePort()),
       KAFKA_TOPIC: topic,
       ...env,
     },

@@ -11,7 +11,7 @@ import {
 import type { MiddlewareHandler } from "hono";
 import type { CampaignRules } from "./campaigns";
 import type { IngestConfig } from "./config";
-import { createIngestService } from "./ingest-service";
+import { createIngestService, type IngestService } from "./ingest-service";
 import { createIngestMetrics, type IngestMetrics } from "./metrics";
 import type { EventPublisher } from "./publisher";
 import { registerBatch } from "./routes/batch";
@@ -36,6 +36,41 @@ export interface IngestDeps extends CommonDeps {
   campaigns: CampaignRules;
   /** Clock for received_at and the future-skew rule; injectable for tests. */
   now?: () => number;
+  /** The core shared with the gRPC face; built here when absent. */
+  core?: IngestCore;
+}
+
+/**
+ * What the HTTP and gRPC faces share, so every rule, counter and rate-limit bucket exists once: the
+ * ingest service (validation, campaign rules, produce path), its metrics, and the per-key token bucket.
+ */
+export interface IngestCore {
+  service: IngestService;
+  metrics: IngestMetrics;
+  /** Undefined while rate limiting is off (RATE_LIMIT_PER_SEC unset). */
+  limiter: TokenBucketLimiter | undefined;
+}
+
+/** Builds the ingest core; its metrics register on `deps.registry`, so build it once per registry. */
+export function createIngestCore(deps: Pick<IngestDeps, "config" | "publisher" | "campaigns" | "registry" | "now">): IngestCore {
+  const { config } = deps;
+  const metrics = createIngestMetrics(deps.registry);
+  const service = createIngestService({
+    publisher: deps.publisher,
+    campaigns: deps.campaigns,
+    metrics,
+    maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
+    maxMessageBytes: config.MAX_MESSAGE_BYTES,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const limiter =
+    config.RATE_LIMIT_PER_SEC === undefined
+      ? undefined
+      : new TokenBucketLimiter({
+          ratePerSec: config.RATE_LIMIT_PER_SEC,
+          burst: config.RATE_LIMIT_BURST ?? Math.max(1, config.RATE_LIMIT_PER_SEC),
+        });
+  return { service, metrics, limiter };
 }
 
 // Hono's "/events/*" also matches "/events" itself.
@@ -82,7 +117,7 @@ export function createApp(deps: IngestDeps): OpenAPIHono<IngestEnv> {
   const { config } = deps;
   const app = new OpenAPIHono<IngestEnv>();
   installCommon(app, deps);
-  const metrics = createIngestMetrics(deps.registry);
+  const { service, metrics, limiter } = deps.core ?? createIngestCore(deps);
 
   // While draining, ask clients to reconnect elsewhere so the server can close keep-alive connections.
   app.use("*", async (c, next) => {
@@ -91,11 +126,7 @@ export function createApp(deps: IngestDeps): OpenAPIHono<IngestEnv> {
   });
   app.use(INGEST_PATH, observe(deps, metrics));
   if (config.INGEST_API_KEYS.length > 0) app.use(INGEST_PATH, apiKeyAuth(config.INGEST_API_KEYS));
-  if (config.RATE_LIMIT_PER_SEC !== undefined) {
-    const limiter = new TokenBucketLimiter({
-      ratePerSec: config.RATE_LIMIT_PER_SEC,
-      burst: config.RATE_LIMIT_BURST ?? Math.max(1, config.RATE_LIMIT_PER_SEC),
-    });
+  if (limiter !== undefined) {
     // Without keys every client shares one anonymous bucket: the limit then protects the broker as a whole.
     app.use(
       INGEST_PATH,
@@ -103,14 +134,6 @@ export function createApp(deps: IngestDeps): OpenAPIHono<IngestEnv> {
     );
   }
 
-  const service = createIngestService({
-    publisher: deps.publisher,
-    campaigns: deps.campaigns,
-    metrics,
-    maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
-    maxMessageBytes: config.MAX_MESSAGE_BYTES,
-    ...(deps.now ? { now: deps.now } : {}),
-  });
   registerEvents(app, { service, maxBodyBytes: config.MAX_BODY_BYTES, maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS });
   registerBatch(app, { service, maxBatchBodyBytes: config.MAX_BATCH_BODY_BYTES, maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS });
   registerDocs(app, {

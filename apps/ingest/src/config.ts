@@ -10,6 +10,8 @@ export const ingestEnvSchema = z
     ...kafkaEnv,
     SERVER_PORT: port(8080),
     METRICS_PORT: port(9101),
+    /** gRPC, gRPC-Web and Connect (h2c) for service-to-service producers. */
+    GRPC_PORT: port(50051),
     /** Comma-separated API keys; empty means open (refused in production unless AUTH_DISABLED=true). */
     INGEST_API_KEYS: csv(""),
     AUTH_DISABLED: flag(false),

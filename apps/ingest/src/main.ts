@@ -1,13 +1,15 @@
 import { CampaignRegistry } from "@sluice/campaigns";
 import { loadConfigOrExit } from "@sluice/config";
+import { startGrpcServer } from "@sluice/grpc";
 import { onTerminationSignal, Readiness, runShutdown, startHttpServer } from "@sluice/http";
 import { createKafka, retryInBackground } from "@sluice/kafka";
 import { createLogger } from "@sluice/logger";
 import { createRegistry, startMetricsServer } from "@sluice/metrics";
-import { createApp } from "./app";
+import { createApp, createIngestCore } from "./app";
 import type { NodeBindings } from "./body";
 import { startBrokerProbe } from "./broker-probe";
 import { ingestEnvSchema } from "./config";
+import { createIngestGrpc } from "./grpc/server";
 import { createIdempotentProducer, createKafkaPublisher } from "./kafka-publisher";
 
 const config = loadConfigOrExit(ingestEnvSchema, process.env);
@@ -62,20 +64,27 @@ const publisher = createKafkaPublisher({
   logger,
 });
 
-const app = createApp({ logger, registry, readiness, config, publisher, campaigns });
+// One core for both faces: the same validation, produce path, counters and rate-limit buckets.
+const core = createIngestCore({ registry, config, publisher, campaigns });
+const app = createApp({ logger, registry, readiness, config, publisher, campaigns, core });
 const http = await startHttpServer((request, env) => app.fetch(request, env as NodeBindings), {
   port: config.SERVER_PORT,
   host: config.SERVER_HOST,
 });
+const grpc = await startGrpcServer({
+  ...createIngestGrpc({ logger, registry, readiness, config, core }),
+  port: config.GRPC_PORT,
+  host: config.SERVER_HOST,
+});
 const metrics = await startMetricsServer(registry, config.METRICS_PORT, config.SERVER_HOST);
-logger.info({ port: http.port, metricsPort: metrics.port, topic: config.KAFKA_TOPIC }, "ingest listening");
+logger.info({ port: http.port, grpcPort: grpc.port, metricsPort: metrics.port, topic: config.KAFKA_TOPIC }, "ingest listening");
 
 onTerminationSignal((signal) => {
   logger.info({ signal }, "shutting down");
   void runShutdown(
     [
       { name: "readiness", run: () => readiness.startDraining() },
-      { name: "http", run: () => http.close() },
+      { name: "http", run: () => Promise.all([http.close(), grpc.close()]).then(() => undefined) },
       { name: "publisher", run: () => publisher.close() },
       { name: "background", run: () => background.abort() },
       { name: "campaign registry", run: () => campaigns.stop() },

@@ -24,6 +24,7 @@ describe("graceful shutdown", () => {
         SERVER_HOST: "127.0.0.1",
         SERVER_PORT: String(port),
         METRICS_PORT: String(await freePort()),
+        GRPC_PORT: String(await freePort()),
         KAFKA_BROKERS: services.kafkaBrokers.join(","),
         KAFKA_TOPIC: topic,
       },

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file sluice/v1/query.proto.
  */
 export const file_sluice_v1_query: GenFile = /*@__PURE__*/
-  fileDesc("ChVzbHVpY2UvdjEvcXVlcnkucHJvdG8SCXNsdWljZS52MSIjCg9HZXRFdmVudFJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkibwoQR2V0RXZlbnRSZXNwb25zZRInCgVldmVudBgBIAEoCzIWLnNsdWljZS52MS5TdG9yZWRFdmVudEgAEigKBmZhaWxlZBgCIAEoCzIWLnNsdWljZS52MS5GYWlsZWRFdmVudEgAQggKBnJlc3VsdCJ2CgtTdG9yZWRFdmVudBIfCgVldmVudBgBIAEoCzIQLnNsdWljZS52MS5FdmVudBIaCg5yZWNlaXZlZF9hdF9tcxgCIAEoA0ICMAISGwoKc2VudF9hdF9tcxgDIAEoA0ICMAJIAIgBAUINCgtfc2VudF9hdF9tcyLEAQoLRmFpbGVkRXZlbnQSEAoIZXZlbnRfaWQYASABKAkSDgoGcmVhc29uGAIgASgJEg8KB2RldGFpbHMYAyABKAkSDwoHcGF5bG9hZBgEIAEoCRIRCglmYWlsZWRfYXQYBSABKAkSGgoSZGVhZF9sZXR0ZXJfc3RhdHVzGAYgASgJEhMKC2thZmthX3RvcGljGAcgASgJEhcKD2thZmthX3BhcnRpdGlvbhgIIAEoBRIUCgxrYWZrYV9vZmZzZXQYCSABKAkirAEKEUxpc3RFdmVudHNSZXF1ZXN0EhIKCmV2ZW50X25hbWUYASABKAkSDwoHdXNlcl9pZBgCIAEoCRITCgtjYW1wYWlnbl9pZBgDIAEoCRIMCgRmcm9tGAQgASgJEgoKAnRvGAUgASgJEg0KBXdoZXJlGAYgAygJEg0KBW1hdGNoGAcgASgJEhEKCXBhZ2Vfc2l6ZRgIIAEoDRISCgpwYWdlX3Rva2VuGAkgASgJIlUKEkxpc3RFdmVudHNSZXNwb25zZRImCgZldmVudHMYASADKAsyFi5zbHVpY2UudjEuU3RvcmVkRXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImcKEUdldE1ldHJpY3NSZXF1ZXN0EhIKCmV2ZW50X25hbWUYASABKAkSDAoEZnJvbRgCIAEoCRIKCgJ0bxgDIAEoCRIkCghncm91cF9ieRgEIAEoDjISLnNsdWljZS52MS5Hcm91cEJ5ItkBChJHZXRNZXRyaWNzUmVzcG9uc2USFwoKZXZlbnRfbmFtZRgBIAEoCUgAiAEBEgwKBGZyb20YAiABKAkSCgoCdG8YAyABKAkSJgoKZ3JvdXBlZF9ieRgEIAEoDjISLnNsdWljZS52MS5Hcm91cEJ5EhgKDHRvdGFsX2V2ZW50cxgFIAEoBEICMAISGAoMdW5pcXVlX3VzZXJzGAYgASgEQgIwAhIlCgRkYXRhGAcgAygLMhcuc2x1aWNlLnYxLk1ldHJpY3NHcm91cEINCgtfZXZlbnRfbmFtZSJgCgxNZXRyaWNzR3JvdXASEgoFZ3JvdXAYASABKAlIAIgBARIYCgx0b3RhbF9ldmVudHMYAiABKARCAjACEhgKDHVuaXF1ZV91c2VycxgDIAEoBEICMAJCCAoGX2dyb3VwKnUKB0dyb3VwQnkSGAoUR1JPVVBfQllfVU5TUEVDSUZJRUQQABIRCg1HUk9VUF9CWV9IT1VSEAESEAoMR1JPVVBfQllfREFZEAISFAoQR1JPVVBfQllfQ0hBTk5FTBADEhUKEUdST1VQX0JZX0NBTVBBSUdOEAQy6QEKDFF1ZXJ5U2VydmljZRJDCghHZXRFdmVudBIaLnNsdWljZS52MS5HZXRFdmVudFJlcXVlc3QaGy5zbHVpY2UudjEuR2V0RXZlbnRSZXNwb25zZRJJCgpMaXN0RXZlbnRzEhwuc2x1aWNlLnYxLkxpc3RFdmVudHNSZXF1ZXN0Gh0uc2x1aWNlLnYxLkxpc3RFdmVudHNSZXNwb25zZRJJCgpHZXRNZXRyaWNzEhwuc2x1aWNlLnYxLkdldE1ldHJpY3NSZXF1ZXN0Gh0uc2x1aWNlLnYxLkdldE1ldHJpY3NSZXNwb25zZWIGcHJvdG8z", [file_sluice_v1_event]);
+  fileDesc("ChVzbHVpY2UvdjEvcXVlcnkucHJvdG8SCXNsdWljZS52MSIjCg9HZXRFdmVudFJlcXVlc3QSEAoIZXZlbnRfaWQYASABKAkibwoQR2V0RXZlbnRSZXNwb25zZRInCgVldmVudBgBIAEoCzIWLnNsdWljZS52MS5TdG9yZWRFdmVudEgAEigKBmZhaWxlZBgCIAEoCzIWLnNsdWljZS52MS5GYWlsZWRFdmVudEgAQggKBnJlc3VsdCJuCgtTdG9yZWRFdmVudBIfCgVldmVudBgBIAEoCzIQLnNsdWljZS52MS5FdmVudBIWCg5yZWNlaXZlZF9hdF9tcxgCIAEoAxIXCgpzZW50X2F0X21zGAMgASgDSACIAQFCDQoLX3NlbnRfYXRfbXMixAEKC0ZhaWxlZEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIPCgdkZXRhaWxzGAMgASgJEg8KB3BheWxvYWQYBCABKAkSEQoJZmFpbGVkX2F0GAUgASgJEhoKEmRlYWRfbGV0dGVyX3N0YXR1cxgGIAEoCRITCgtrYWZrYV90b3BpYxgHIAEoCRIXCg9rYWZrYV9wYXJ0aXRpb24YCCABKAUSFAoMa2Fma2Ffb2Zmc2V0GAkgASgJIqwBChFMaXN0RXZlbnRzUmVxdWVzdBISCgpldmVudF9uYW1lGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSEwoLY2FtcGFpZ25faWQYAyABKAkSDAoEZnJvbRgEIAEoCRIKCgJ0bxgFIAEoCRINCgV3aGVyZRgGIAMoCRINCgVtYXRjaBgHIAEoCRIRCglwYWdlX3NpemUYCCABKA0SEgoKcGFnZV90b2tlbhgJIAEoCSJVChJMaXN0RXZlbnRzUmVzcG9uc2USJgoGZXZlbnRzGAEgAygLMhYuc2x1aWNlLnYxLlN0b3JlZEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJnChFHZXRNZXRyaWNzUmVxdWVzdBISCgpldmVudF9uYW1lGAEgASgJEgwKBGZyb20YAiABKAkSCgoCdG8YAyABKAkSJAoIZ3JvdXBfYnkYBCABKA4yEi5zbHVpY2UudjEuR3JvdXBCeSLRAQoSR2V0TWV0cmljc1Jlc3BvbnNlEhcKCmV2ZW50X25hbWUYASABKAlIAIgBARIMCgRmcm9tGAIgASgJEgoKAnRvGAMgASgJEiYKCmdyb3VwZWRfYnkYBCABKA4yEi5zbHVpY2UudjEuR3JvdXBCeRIUCgx0b3RhbF9ldmVudHMYBSABKAQSFAoMdW5pcXVlX3VzZXJzGAYgASgEEiUKBGRhdGEYByADKAsyFy5zbHVpY2UudjEuTWV0cmljc0dyb3VwQg0KC19ldmVudF9uYW1lIlgKDE1ldHJpY3NHcm91cBISCgVncm91cBgBIAEoCUgAiAEBEhQKDHRvdGFsX2V2ZW50cxgCIAEoBBIUCgx1bmlxdWVfdXNlcnMYAyABKARCCAoGX2dyb3VwKnUKB0dyb3VwQnkSGAoUR1JPVVBfQllfVU5TUEVDSUZJRUQQABIRCg1HUk9VUF9CWV9IT1VSEAESEAoMR1JPVVBfQllfREFZEAISFAoQR1JPVVBfQllfQ0hBTk5FTBADEhUKEUdST1VQX0JZX0NBTVBBSUdOEAQy6QEKDFF1ZXJ5U2VydmljZRJDCghHZXRFdmVudBIaLnNsdWljZS52MS5HZXRFdmVudFJlcXVlc3QaGy5zbHVpY2UudjEuR2V0RXZlbnRSZXNwb25zZRJJCgpMaXN0RXZlbnRzEhwuc2x1aWNlLnYxLkxpc3RFdmVudHNSZXF1ZXN0Gh0uc2x1aWNlLnYxLkxpc3RFdmVudHNSZXNwb25zZRJJCgpHZXRNZXRyaWNzEhwuc2x1aWNlLnYxLkdldE1ldHJpY3NSZXF1ZXN0Gh0uc2x1aWNlLnYxLkdldE1ldHJpY3NSZXNwb25zZWIGcHJvdG8z", [file_sluice_v1_event]);
 
 /**
  * @generated from message sluice.v1.GetEventRequest
@@ -72,12 +72,12 @@ export type StoredEvent = Message<"sluice.v1.StoredEvent"> & {
   event?: Event | undefined;
 
   /**
-   * @generated from field: int64 received_at_ms = 2 [jstype = JS_NUMBER];
+   * @generated from field: int64 received_at_ms = 2;
    */
   receivedAtMs: bigint;
 
   /**
-   * @generated from field: optional int64 sent_at_ms = 3 [jstype = JS_NUMBER];
+   * @generated from field: optional int64 sent_at_ms = 3;
    */
   sentAtMs?: bigint | undefined;
 };
@@ -310,12 +310,12 @@ export type GetMetricsResponse = Message<"sluice.v1.GetMetricsResponse"> & {
   groupedBy: GroupBy;
 
   /**
-   * @generated from field: uint64 total_events = 5 [jstype = JS_NUMBER];
+   * @generated from field: uint64 total_events = 5;
    */
   totalEvents: bigint;
 
   /**
-   * @generated from field: uint64 unique_users = 6 [jstype = JS_NUMBER];
+   * @generated from field: uint64 unique_users = 6;
    */
   uniqueUsers: bigint;
 
@@ -344,12 +344,12 @@ export type MetricsGroup = Message<"sluice.v1.MetricsGroup"> & {
   group?: string | undefined;
 
   /**
-   * @generated from field: uint64 total_events = 2 [jstype = JS_NUMBER];
+   * @generated from field: uint64 total_events = 2;
    */
   totalEvents: bigint;
 
   /**
-   * @generated from field: uint64 unique_users = 3 [jstype = JS_NUMBER];
+   * @generated from field: uint64 unique_users = 3;
    */
   uniqueUsers: bigint;
 };
