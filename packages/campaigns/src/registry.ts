@@ -54,6 +54,12 @@ export class CampaignRegistry implements CampaignRules {
       this.failed = error;
       logger.error({ err: error, restart: event.payload.restart }, "campaign registry consumer crashed");
     });
+    // kafkajs restarts the consumer after a retriable crash (a broker restart, say); once it has rejoined
+    // it reads again, so the registry is ready again instead of reporting the old crash forever.
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (this.failed !== undefined) logger.info({ topic }, "campaign registry consumer rejoined after a crash");
+      this.failed = undefined;
+    });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
