@@ -70,6 +70,7 @@ const app = createApp({ logger, registry, readiness, config, publisher, campaign
 const http = await startHttpServer((request, env) => app.fetch(request, env as NodeBindings), {
   port: config.SERVER_PORT,
   host: config.SERVER_HOST,
+  requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
 });
 const grpc = await startGrpcServer({
   ...createIngestGrpc({ logger, registry, readiness, config, core }),

@@ -58,7 +58,11 @@ const consumer = createEventConsumer({
 registerWorkerReadiness({ readiness, consumer, sink, db });
 
 const app = createApp({ logger, registry, readiness });
-const http = await startHttpServer(app.fetch, { port: config.SERVER_PORT, host: config.SERVER_HOST });
+const http = await startHttpServer(app.fetch, {
+  port: config.SERVER_PORT,
+  host: config.SERVER_HOST,
+  requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+});
 const metricsServer = await startMetricsServer(registry, config.METRICS_PORT, config.SERVER_HOST);
 logger.info({ port: http.port, metricsPort: metricsServer.port, topic: config.KAFKA_TOPIC }, "worker listening");
 try {

@@ -63,6 +63,8 @@ export const baseEnv = {
   LOG_PRETTY: flag(false),
   SERVER_HOST: z.string().min(1).default("0.0.0.0"),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+  /** Longest a client may take to send a whole request (its headers: at most 10 s); cuts off slowloris clients. */
+  REQUEST_TIMEOUT_MS: positiveInt(30_000),
 };
 
 /** Kafka connection settings shared by the apps that talk to the broker. */

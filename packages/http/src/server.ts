@@ -23,9 +23,21 @@ export interface HttpServerOptions {
 /** Starts a Node HTTP server for a Hono fetch handler and resolves once it listens. */
 export function startHttpServer(fetch: FetchHandler, options: HttpServerOptions): Promise<HttpServer> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, port: options.port, hostname: options.host }) as Server;
-    server.requestTimeout = options.requestTimeoutMs ?? 30_000;
-    server.headersTimeout = options.headersTimeoutMs ?? 10_000;
+    const requestTimeout = options.requestTimeoutMs ?? 30_000;
+    // Node refuses a headers timeout longer than the request timeout.
+    const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeout);
+    const server = serve({
+      fetch,
+      port: options.port,
+      hostname: options.host,
+      // Node looks for timed-out requests only every connectionsCheckingInterval (30 s by default), which
+      // would let a slow client hold its connection far past a short timeout.
+      serverOptions: {
+        requestTimeout,
+        headersTimeout,
+        connectionsCheckingInterval: Math.max(100, Math.min(headersTimeout, 30_000) / 4),
+      },
+    }) as Server;
     server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5_000;
     server.once("error", reject);
     server.once("listening", () => {
