@@ -2,7 +2,8 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Campaign, CampaignSink } from "@sluice/campaigns";
 import type { ClickHouse } from "@sluice/clickhouse";
 import { toFieldIssues } from "@sluice/events";
-import { AppError, apiKeyAuth, type CommonDeps, installCommon, registerDocs } from "@sluice/http";
+import { AppError, apiKeyAuth, type CommonDeps, createKeyMatcher, installCommon, registerDocs } from "@sluice/http";
+import type { MiddlewareHandler } from "hono";
 import { registerCampaigns } from "./routes/campaigns";
 import { registerDashboard } from "./routes/dashboard";
 import { registerEventLookup } from "./routes/event";
@@ -21,8 +22,10 @@ export interface QueryDeps extends CommonDeps {
   db: ClickHouse;
   campaigns: CampaignReader;
   publisher: CampaignSink;
-  /** Keys that may call the API; empty means the API is open (AUTH_DISABLED or a development setup). */
+  /** Read-only keys; with no keys at all the API is open (AUTH_DISABLED or a development setup). */
   apiKeys: readonly string[];
+  /** Keys that may also write (POST /campaigns). */
+  adminApiKeys?: readonly string[];
   now?: () => number;
 }
 
@@ -30,6 +33,17 @@ export type QueryApp = OpenAPIHono;
 
 /** Paths of the API that need a key; the dashboard page, docs and probes stay open. */
 const GUARDED = ["/metrics", "/events", "/events/*", "/campaigns", "/campaigns/*", "/overview"];
+
+/** Lets only admin keys through to methods that write; read-only keys get 403. Runs after apiKeyAuth. */
+function writesNeedAdmin(adminKeys: readonly string[]): MiddlewareHandler {
+  const isAdmin = createKeyMatcher(adminKeys);
+  return async (c, next) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD" && isAdmin(c.get("apiKey" as never)) === undefined) {
+      throw new AppError("FORBIDDEN", "this key may only read; writes need a key from QUERY_ADMIN_API_KEYS");
+    }
+    await next();
+  };
+}
 
 /** Builds the query HTTP app from its dependencies; no I/O happens here. */
 export function createApp(deps: QueryDeps): QueryApp {
@@ -39,9 +53,11 @@ export function createApp(deps: QueryDeps): QueryApp {
     },
   });
   installCommon(app, deps);
-  if (deps.apiKeys.length > 0) {
-    const auth = apiKeyAuth(deps.apiKeys);
-    for (const path of GUARDED) app.use(path, auth);
+  const adminKeys = deps.adminApiKeys ?? [];
+  if (deps.apiKeys.length > 0 || adminKeys.length > 0) {
+    const auth = apiKeyAuth([...deps.apiKeys, ...adminKeys]);
+    const writes = writesNeedAdmin(adminKeys);
+    for (const path of GUARDED) app.use(path, auth, writes);
   }
   const now = deps.now ?? Date.now;
   registerMetrics(app, { db: deps.db, now });

@@ -12,8 +12,11 @@ const config = loadConfigOrExit(queryEnvSchema, process.env);
 const logger = createLogger({ name: "query", level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
 const registry = createRegistry("query");
 const readiness = new Readiness();
-if (config.QUERY_API_KEYS.length === 0) {
-  logger.warn({ authDisabled: config.AUTH_DISABLED }, "QUERY_API_KEYS is empty: the query API answers without a key");
+if (config.QUERY_API_KEYS.length === 0 && config.QUERY_ADMIN_API_KEYS.length === 0) {
+  logger.warn(
+    { authDisabled: config.AUTH_DISABLED },
+    "QUERY_API_KEYS and QUERY_ADMIN_API_KEYS are empty: the query API answers without a key",
+  );
 }
 
 const db = createClickHouse({
@@ -62,8 +65,13 @@ const app = createApp({
   campaigns,
   publisher: createCampaignPublisher(producer, config.KAFKA_CAMPAIGNS_TOPIC),
   apiKeys: config.AUTH_DISABLED ? [] : config.QUERY_API_KEYS,
+  adminApiKeys: config.AUTH_DISABLED ? [] : config.QUERY_ADMIN_API_KEYS,
 });
-const http = await startHttpServer((request) => app.fetch(request), { port: config.SERVER_PORT, host: config.SERVER_HOST });
+const http = await startHttpServer((request) => app.fetch(request), {
+  port: config.SERVER_PORT,
+  host: config.SERVER_HOST,
+  requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+});
 const metrics = await startMetricsServer(registry, config.METRICS_PORT, config.SERVER_HOST);
 logger.info({ port: http.port, metricsPort: metrics.port }, "query listening");
 

@@ -27,7 +27,7 @@ const create = createRoute({
   responses: {
     201: json(CampaignSchema, "created"),
     200: json(CampaignSchema, "replaced an existing campaign"),
-    ...errorResponses(400, 401, 503),
+    ...errorResponses(400, 401, 403, 503),
   },
 });
 

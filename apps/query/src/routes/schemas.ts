@@ -13,7 +13,7 @@ export const ErrorSchema = z
   .openapi("Error");
 
 /** Standard error responses for the OpenAPI document. */
-export const errorResponses = (...statuses: (400 | 401 | 404 | 503)[]) =>
+export const errorResponses = (...statuses: (400 | 401 | 403 | 404 | 503)[]) =>
   Object.fromEntries(
     statuses.map((status) => [
       status,
@@ -24,6 +24,7 @@ export const errorResponses = (...statuses: (400 | 401 | 404 | 503)[]) =>
 const ERROR_DESCRIPTIONS = {
   400: "invalid parameter (named in details)",
   401: "missing or unknown API key",
+  403: "the key may only read (QUERY_API_KEYS); writes need a key from QUERY_ADMIN_API_KEYS",
   404: "not found",
   503: "ClickHouse or Kafka unavailable",
 } as const;
