@@ -1,10 +1,8 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { ClickHouse } from "@sluice/clickhouse";
-import { LIMITS } from "@sluice/events";
-import { metricsRange } from "../params/time";
-import { readFromClickHouse } from "../queries/guard";
-import { GROUP_BY, queryMetrics } from "../queries/metrics";
-import { errorResponses, instantParam } from "./schemas";
+import { GROUP_BY } from "../queries/metrics";
+import { getMetrics, metricsParamsSchema } from "../services/metrics";
+import { errorResponses } from "./schemas";
 
 const MetricsSchema = z
   .object({
@@ -26,14 +24,7 @@ const route = createRoute({
     "Answered from the hourly materialized view. The views hold whole UTC hours: `from` rounds down and `to` rounds up " +
     "to an hour boundary, and the response's from/to give the range actually counted (inclusive from, exclusive to). " +
     "Default: the 24 hours ending at the end of the current hour. Ranges over 400 days are refused.",
-  request: {
-    query: z.object({
-      event_name: z.string().min(1).max(LIMITS.eventName).optional(),
-      from: instantParam("from", "unix seconds or ISO-8601"),
-      to: instantParam("to", "unix seconds or ISO-8601"),
-      group_by: z.enum(GROUP_BY).default("hour"),
-    }),
-  },
+  request: { query: metricsParamsSchema },
   responses: {
     200: { description: "totals and one entry per group", content: { "application/json": { schema: MetricsSchema } } },
     ...errorResponses(400, 401, 503),
@@ -42,12 +33,5 @@ const route = createRoute({
 
 /** Registers `GET /metrics`. */
 export function registerMetrics(app: OpenAPIHono, deps: { db: ClickHouse; now: () => number }): void {
-  app.openapi(route, async (c) => {
-    const query = c.req.valid("query");
-    const range = metricsRange(query, deps.now());
-    const metrics = await readFromClickHouse(() =>
-      queryMetrics(deps.db, { ...range, eventName: query.event_name, groupBy: query.group_by }),
-    );
-    return c.json(metrics, 200);
-  });
+  app.openapi(route, async (c) => c.json(await getMetrics(deps.db, c.req.valid("query"), deps.now()), 200));
 }
