@@ -1,7 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Campaign, CampaignSink } from "@sluice/campaigns";
 import type { ClickHouse } from "@sluice/clickhouse";
-import { toFieldIssues } from "@sluice/events";
 import { AppError, apiKeyAuth, type CommonDeps, createKeyMatcher, installCommon, registerDocs } from "@sluice/http";
 import type { MiddlewareHandler } from "hono";
 import { registerCampaigns } from "./routes/campaigns";
@@ -10,6 +9,7 @@ import { registerEventLookup } from "./routes/event";
 import { registerMetrics } from "./routes/metrics";
 import { registerOverview } from "./routes/overview";
 import { registerSearch } from "./routes/search";
+import { invalidRequest } from "./services/validate";
 
 /** What the campaign routes read: the registry tailing the topic (and taking our own writes at once). */
 export interface CampaignReader {
@@ -49,7 +49,7 @@ function writesNeedAdmin(adminKeys: readonly string[]): MiddlewareHandler {
 export function createApp(deps: QueryDeps): QueryApp {
   const app = new OpenAPIHono({
     defaultHook: (result) => {
-      if (!result.success) throw new AppError("VALIDATION_FAILED", "invalid request", toFieldIssues(result.error));
+      if (!result.success) throw invalidRequest(result.error);
     },
   });
   installCommon(app, deps);

@@ -13,6 +13,8 @@ export const queryEnvSchema = z
     ...clickhouseEnv,
     SERVER_PORT: port(8081),
     METRICS_PORT: port(9103),
+    /** gRPC, gRPC-Web and Connect (h2c) for service-to-service readers. */
+    GRPC_PORT: port(50052),
     QUERY_API_KEYS: csv(),
     QUERY_ADMIN_API_KEYS: csv(),
     AUTH_DISABLED: flag(false),

@@ -1,12 +1,14 @@
 import { CampaignRegistry, createCampaignProducer, createCampaignPublisher } from "@sluice/campaigns";
 import { createClickHouse } from "@sluice/clickhouse";
 import { clickhouseUrl, loadConfigOrExit } from "@sluice/config";
+import { startGrpcServer } from "@sluice/grpc";
 import { onTerminationSignal, Readiness, runShutdown, startHttpServer } from "@sluice/http";
 import { createKafka, retryInBackground } from "@sluice/kafka";
 import { createLogger } from "@sluice/logger";
 import { createRegistry, startMetricsServer } from "@sluice/metrics";
 import { createApp } from "./app";
 import { queryEnvSchema } from "./config";
+import { createQueryGrpc } from "./grpc/server";
 
 const config = loadConfigOrExit(queryEnvSchema, process.env);
 const logger = createLogger({ name: "query", level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
@@ -72,15 +74,27 @@ const http = await startHttpServer((request) => app.fetch(request), {
   host: config.SERVER_HOST,
   requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
 });
+// QueryService only reads, so read-only and admin keys both may call it.
+const grpc = await startGrpcServer({
+  ...createQueryGrpc({
+    logger,
+    registry,
+    readiness,
+    db,
+    apiKeys: config.AUTH_DISABLED ? [] : [...config.QUERY_API_KEYS, ...config.QUERY_ADMIN_API_KEYS],
+  }),
+  port: config.GRPC_PORT,
+  host: config.SERVER_HOST,
+});
 const metrics = await startMetricsServer(registry, config.METRICS_PORT, config.SERVER_HOST);
-logger.info({ port: http.port, metricsPort: metrics.port }, "query listening");
+logger.info({ port: http.port, grpcPort: grpc.port, metricsPort: metrics.port }, "query listening");
 
 onTerminationSignal((signal) => {
   logger.info({ signal }, "shutting down");
   void runShutdown(
     [
       { name: "readiness", run: () => readiness.startDraining() },
-      { name: "http", run: () => http.close() },
+      { name: "http", run: () => Promise.all([http.close(), grpc.close()]).then(() => undefined) },
       { name: "background", run: () => background.abort() },
       { name: "campaign registry", run: () => campaigns.stop() },
       { name: "producer", run: () => producer.disconnect() },
