@@ -27,7 +27,7 @@ describe("ingest API keys", () => {
   it("401 on every route without a key, with a wrong one, or with a query key; 202 with either header", async () => {
     const { app, publisher } = buildTestApp({ now: () => NOW, config: { INGEST_API_KEYS: [KEY, OTHER_KEY] } });
     for (const { path, body } of ROUTES) {
-      for (const headers of [
+      for (const headers of <Record<string, string>[]>[
         {},
         { authorization: "Bearer" },
         { "x-api-key": `${KEY}x` },

@@ -65,7 +65,7 @@ describe("query API keys", () => {
 
   it("a read-only key reads every route and gets 403 on writes; an admin key does both", async () => {
     const { app } = build();
-    for (const headers of [{ authorization: `Bearer ${READ_KEY}` }, { "x-api-key": READ_KEY }]) {
+    for (const headers of <Record<string, string>[]>[{ authorization: `Bearer ${READ_KEY}` }, { "x-api-key": READ_KEY }]) {
       for (const route of ROUTES) {
         const res = await call(app, route, headers);
         const label = `${route.method} ${route.path} with the read key`;
@@ -73,7 +73,7 @@ describe("query API keys", () => {
         else expect([200, 404], label).toContain(res.status);
       }
     }
-    for (const headers of [{ authorization: `bearer ${ADMIN_KEY}` }, { "x-api-key": ADMIN_KEY }]) {
+    for (const headers of <Record<string, string>[]>[{ authorization: `bearer ${ADMIN_KEY}` }, { "x-api-key": ADMIN_KEY }]) {
       for (const route of ROUTES) {
         const res = await call(app, route, headers);
         expect([200, 201, 404], `${route.method} ${route.path} with the admin key`).toContain(res.status);
