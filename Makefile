@@ -52,7 +52,12 @@ test-int: migrate ## integration tests against the real Kafka and ClickHouse
 	@scripts/ensure-chromium.sh
 	@pnpm exec vitest run --project integration
 
-test: lint typecheck test-unit test-int ## everything CI runs
+.PHONY: chaos
+chaos: install ## steady load while the worker is SIGKILLed 3x, ingest SIGTERMed, the broker restarted, ClickHouse stopped 15 s (private services, ~3.5 min)
+	@scripts/services.sh install
+	@$(TSX) test/chaos/run.ts
+
+test: lint typecheck test-unit test-int chaos ## everything CI runs
 
 # Docker: the whole stack from docker-compose.yml. PROFILES picks the extras (observability = Prometheus
 # and Grafana, test = k6); `make up PROFILES=` runs the pipeline alone.
