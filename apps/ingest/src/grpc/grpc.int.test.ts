@@ -1,0 +1,301 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { type GrpcServer, startGrpcServer } from "@sluice/grpc";
+import { Readiness } from "@sluice/http";
+import { createKafka, type Kafka } from "@sluice/kafka";
+import { createRegistry } from "@sluice/metrics";
+import { BadRequestSchema, EventSchema, IngestService, QueryService, RetryInfoSchema, type StoredEvent } from "@sluice/proto";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "@sluice/proto/health";
+import {
+  createTestDatabase,
+  createTestTopic,
+  eventually,
+  freePort,
+  type PrivateService,
+  services,
+  startPrivateKafka,
+  type TestDatabase,
+  testKafka,
+  testLogger,
+  uniqueName,
+} from "@sluice/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createIngestCore } from "../app";
+import { startBrokerProbe } from "../broker-probe";
+import { noCampaignRules } from "../campaigns";
+import { createIdempotentProducer, createKafkaPublisher } from "../kafka-publisher";
+import { TEST_CONFIG } from "../testing/fakes";
+import { createIngestGrpc } from "./server";
+
+const APPS = fileURLToPath(new URL("../../../", import.meta.url));
+const INGEST_KEY = "ingest-secret";
+const QUERY_KEY = "query-secret";
+
+type EventInit = Exclude<MessageInitShape<typeof EventSchema>, { $typeName: string }>;
+const event = (fields: EventInit) => create(EventSchema, fields);
+
+/** Starts an app's real entry point as a child process; its stderr is kept for the failure message. */
+function spawnApp(
+  app: "ingest" | "worker" | "query",
+  env: Record<string, string>,
+): { child: ChildProcess; stderr: () => string } {
+  let stderr = "";
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: `${APPS}${app}`,
+    env: { ...process.env, LOG_LEVEL: "warn", SERVER_HOST: "127.0.0.1", ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  return { child, stderr: () => stderr };
+}
+
+async function stopApp(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function failure(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("the call succeeded");
+}
+
+describe("gRPC against the running ingest, worker and query apps", () => {
+  const kafka = testKafka("grpc-e2e");
+  let database: TestDatabase;
+  const children: { child: ChildProcess; stderr: () => string }[] = [];
+  let ingestUrl = "";
+  let queryUrl = "";
+
+  beforeAll(async () => {
+    database = await createTestDatabase({ migrate: true });
+    const topic = await createTestTopic(kafka, "grpc-e2e", 3);
+    const common = { KAFKA_BROKERS: services.kafkaBrokers.join(","), KAFKA_TOPIC: topic };
+    const ports = async () => ({ SERVER_PORT: String(await freePort()), METRICS_PORT: String(await freePort()) });
+    const [ingestPort, queryPort] = [await freePort(), await freePort()];
+    ingestUrl = `http://127.0.0.1:${ingestPort}`;
+    queryUrl = `http://127.0.0.1:${queryPort}`;
+    children.push(
+      spawnApp("ingest", { ...common, ...(await ports()), GRPC_PORT: String(ingestPort), INGEST_API_KEYS: INGEST_KEY }),
+      spawnApp("worker", {
+        ...common,
+        ...(await ports()),
+        KAFKA_DLQ_TOPIC: uniqueName("dlq"),
+        KAFKA_GROUP_ID: uniqueName("grpc-e2e"),
+        CLICKHOUSE_URL: services.clickhouseUrl,
+        CLICKHOUSE_DATABASE: database.name,
+        BATCH_MAX_WAIT_MS: "200",
+      }),
+      spawnApp("query", {
+        ...common,
+        ...(await ports()),
+        GRPC_PORT: String(queryPort),
+        CLICKHOUSE_URL: services.clickhouseUrl,
+        CLICKHOUSE_DATABASE: database.name,
+        QUERY_API_KEYS: QUERY_KEY,
+      }),
+    );
+    // grpc.health.v1 answers SERVING once each app's readiness checks pass (broker, campaigns, ClickHouse).
+    for (const url of [ingestUrl, queryUrl]) {
+      const health = createClient(Health, createGrpcTransport({ baseUrl: url }));
+      await eventually(async () => ((await health.check({})).status === Status.SERVING ? true : undefined), 60_000, 250).catch(
+        (error: unknown) => {
+          throw new Error(`${url} never became SERVING: ${children.map((c) => c.stderr()).join("\n")}`, { cause: error });
+        },
+      );
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.all(children.map(({ child }) => stopApp(child)));
+    await database?.drop();
+  }, 30_000);
+
+  it("publishes one event and a batch, then reads them back through GetEvent and ListEvents", async () => {
+    const ingest = createClient(IngestService, createGrpcTransport({ baseUrl: ingestUrl }));
+    const query = createClient(QueryService, createGrpcTransport({ baseUrl: queryUrl }));
+    const ingestAuth = { headers: { authorization: `Bearer ${INGEST_KEY}` } };
+    const queryAuth = { headers: { "x-api-key": QUERY_KEY } };
+    const eventName = uniqueName("grpc_order");
+    const now = Date.now();
+
+    const single = await ingest.publishEvent(
+      {
+        event: event({
+          eventName,
+          userId: "u-single",
+          timestamp: { case: "timestampMs", value: BigInt(now - 10_000) },
+          channel: "api",
+          metadata: {
+            plan: { kind: { case: "stringValue", value: "pro" } },
+            amount: { kind: { case: "numberValue", value: 12.5 } },
+          },
+          items: [{ id: "sku-1", quantity: 3n }],
+        }),
+      },
+      ingestAuth,
+    );
+    const batch = await ingest.publishEvents(
+      {
+        events: [
+          ...Array.from({ length: 4 }, (_, i) =>
+            event({ eventName, userId: `u-${i}`, timestamp: { case: "timestampMs", value: BigInt(now - 9000 + i) } }),
+          ),
+          event({ eventName, userId: "", timestamp: { case: "timestampMs", value: BigInt(now) } }),
+        ],
+        sentAtMs: BigInt(now),
+      },
+      ingestAuth,
+    );
+    expect(batch.accepted).toBe(4);
+    expect(batch.rejected).toMatchObject([{ index: 4, code: "VALIDATION_FAILED", details: [{ path: "user_id" }] }]);
+
+    const stored = await eventually(
+      async () => {
+        const found = await query.getEvent({ eventId: single.eventId }, queryAuth).catch(() => undefined);
+        return found?.result.case === "event" ? found.result.value : undefined;
+      },
+      30_000,
+      250,
+    );
+    expect(stored.event).toMatchObject({
+      eventId: single.eventId,
+      eventName,
+      userId: "u-single",
+      timestamp: { case: "timestampMs", value: BigInt(now - 10_000) },
+      channel: "api",
+      metadata: { plan: { kind: { case: "stringValue", value: "pro" } }, amount: { kind: { case: "numberValue", value: 12.5 } } },
+      items: [{ id: "sku-1", quantity: 3n }],
+    });
+    expect(stored.receivedAtMs).toBeGreaterThanOrEqual(BigInt(now - 1000));
+
+    // Page through the event name two at a time: every accepted event once, newest first.
+    const expected = [...batch.eventIds.filter((id) => id !== "").reverse(), single.eventId];
+    const listed = await eventually(async () => {
+      const seen: StoredEvent[] = [];
+      let pageToken = "";
+      for (let page = 0; page < 10; page++) {
+        const res = await query.listEvents({ eventName, pageSize: 2, pageToken }, queryAuth);
+        seen.push(...res.events);
+        pageToken = res.nextPageToken;
+        if (pageToken === "") break;
+      }
+      return seen.length === expected.length ? seen : undefined;
+    }, 30_000);
+    expect(listed.map((e) => e.event?.eventId)).toEqual(expected);
+    expect(listed[0]?.sentAtMs).toBe(BigInt(now));
+
+    const missing = await failure(query.getEvent({ eventId: "0190a0b0-0000-7000-8000-00000000dead" }, queryAuth));
+    expect(missing.code).toBe(Code.NotFound);
+    const metrics = await query.getMetrics({ eventName, from: String(Math.floor((now - 3_600_000) / 1000)) }, queryAuth);
+    expect(metrics.totalEvents).toBe(5n);
+  });
+
+  it("answers INVALID_ARGUMENT with field details and UNAUTHENTICATED without a key", async () => {
+    const ingest = createClient(IngestService, createGrpcTransport({ baseUrl: ingestUrl }));
+    const invalid = await failure(
+      ingest.publishEvent(
+        { event: event({ eventName: "e", userId: "u", channel: "fax", timestamp: { case: "timestampIso", value: "soon" } }) },
+        { headers: { authorization: `Bearer ${INGEST_KEY}` } },
+      ),
+    );
+    expect(invalid.code).toBe(Code.InvalidArgument);
+    expect(
+      invalid
+        .findDetails(BadRequestSchema)[0]
+        ?.fieldViolations.map((v) => v.field)
+        .sort(),
+    ).toEqual(["channel", "timestamp"]);
+    expect((await failure(ingest.publishEvent({ event: event({ eventName: "e", userId: "u" }) }))).code).toBe(
+      Code.Unauthenticated,
+    );
+    const query = createClient(QueryService, createGrpcTransport({ baseUrl: queryUrl }));
+    expect((await failure(query.listEvents({}))).code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("gRPC ingest when the broker stops", () => {
+  let broker: PrivateService;
+  let kafka: Kafka;
+
+  beforeAll(async () => {
+    broker = await startPrivateKafka();
+    kafka = createKafka({ brokers: [broker.address], clientId: "grpc-outage", retries: 2 }, testLogger);
+  }, 120_000);
+
+  afterAll(async () => {
+    await broker?.destroy();
+  }, 60_000);
+
+  it("answers UNAVAILABLE with RetryInfo, never OK, and health turns NOT_SERVING", async () => {
+    // A broker that just started may not lead its partitions yet.
+    const topic = await eventually(() => createTestTopic(kafka, "grpc-outage", 1), 30_000, 500);
+    const producers = [createIdempotentProducer(kafka)];
+    await Promise.all(producers.map((p) => p.connect()));
+    const admin = kafka.admin();
+    await admin.connect();
+    const registry = createRegistry("test");
+    const readiness = new Readiness();
+    const probe = startBrokerProbe(admin, topic, 500, testLogger);
+    readiness.register("kafka", () => probe.check());
+    const publisher = createKafkaPublisher({
+      producers,
+      topic,
+      batchSize: 500,
+      lingerMs: 2,
+      maxFlushBytes: 1_000_000,
+      maxInFlight: 10_000,
+      timeoutMs: 2000,
+      registry,
+      logger: testLogger,
+    });
+    const deps = { logger: testLogger, registry, readiness, config: TEST_CONFIG, publisher, campaigns: noCampaignRules };
+    const server: GrpcServer = await startGrpcServer({
+      port: 0,
+      host: "127.0.0.1",
+      ...createIngestGrpc({ ...deps, core: createIngestCore(deps) }),
+    });
+    const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` });
+    const ingest = createClient(IngestService, transport);
+    const health = createClient(Health, transport);
+    const one = (i: number) => ({
+      event: event({ eventName: "e", userId: `u${i}`, timestamp: { case: "timestampMs", value: BigInt(Date.now()) } }),
+    });
+    try {
+      expect((await ingest.publishEvent(one(0))).eventId).toMatch(/.+/);
+      await broker.stop();
+      for (let i = 1; i <= 3; i++) {
+        const started = Date.now();
+        const error = await failure(ingest.publishEvent(one(i)));
+        expect(Date.now() - started).toBeLessThan(4000);
+        expect(error.code).toBe(Code.Unavailable);
+        expect(error.findDetails(RetryInfoSchema)).toHaveLength(1);
+      }
+      const batch = await failure(ingest.publishEvents({ events: [one(4).event, one(5).event] }));
+      expect(batch.code).toBe(Code.Unavailable);
+      await eventually(async () => ((await health.check({})).status === Status.NOT_SERVING ? true : undefined), 10_000, 200);
+    } finally {
+      await server.close();
+      probe.stop();
+      await Promise.race([
+        (async () => {
+          await publisher.close();
+          await Promise.all([...producers.map((p) => p.disconnect()), admin.disconnect()]);
+        })(),
+        new Promise((resolve) => setTimeout(resolve, 3000)),
+      ]);
+    }
+  });
+});
