@@ -47,7 +47,9 @@ export class CampaignRegistry implements CampaignRules {
       await admin.disconnect();
     }
     const groupId = `${this.options.groupPrefix ?? "sluice-campaigns"}-${hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`;
-    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    // After a broker restart the consumer rejoins under a new member id and the coordinator waits for the
+    // old one's session to lapse; a short session keeps the registry (and so /ready) back within seconds.
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, (event) => {
       const error = event.payload.error;
