@@ -62,14 +62,24 @@ say(`seed ${SEED}, logs in ${runDir}`);
 const [kafka, clickhouse] = await Promise.all([startPrivateKafka(), startPrivateClickHouse()]);
 say(`private broker ${kafka.address}, private ClickHouse ${clickhouse.address}`);
 const apps: AppProcess[] = [];
+/** Kills the apps and removes the private services; they run detached, so an interrupted run must do it too. */
+const cleanUp = async () => {
+  for (const app of apps) await stopApp(app, "SIGKILL");
+  await Promise.all([kafka.destroy(), clickhouse.destroy()]);
+};
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    say(`${signal}: cleaning up`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
 let exitCode = 1;
 try {
   exitCode = await run(kafka, clickhouse, apps);
 } catch (error) {
   say(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 } finally {
-  for (const app of apps) await stopApp(app, "SIGKILL");
-  await Promise.all([kafka.destroy(), clickhouse.destroy()]);
+  await cleanUp();
 }
 say(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 process.exit(exitCode);
