@@ -84,6 +84,10 @@ bench-query: migrate ## p50/p99 of GET /metrics per group_by over 30 days of >= 
 replay-dlq: migrate ## re-publish dead letters not yet replayed from events.dlq to events (stops at the DLQ's end)
 	@$(TSX) apps/worker/src/cli/replay-dlq.ts
 
+.PHONY: bench-grpc
+bench-grpc: services ## events/s with 100-event batches: gRPC PublishEvents vs HTTP POST /events/batch, one ingest, one run
+	@$(TSX) bench/grpc/run.ts
+
 .PHONY: bench-worker
 bench-worker: migrate ## worker rows/s sinking a >= 1M-event backlog vs clickhouse-client inserting the same rows; worker RSS
 	@$(TSX) bench/worker/run.ts

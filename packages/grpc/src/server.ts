@@ -1,7 +1,11 @@
+import { setMaxListeners } from "node:events";
 import { createServer, type Http2Server, type Http2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+
+const WINDOW_BYTES = 1 << 20;
+const CONNECTION_WINDOW_BYTES = 16 << 20;
 
 export interface GrpcServerOptions {
   port: number;
@@ -30,15 +34,19 @@ export interface GrpcServer {
  */
 export function startGrpcServer(options: GrpcServerOptions): Promise<GrpcServer> {
   const shutdown = new AbortController();
+  // Every open call listens on the shutdown signal, so the default limit of 10 would warn under load.
+  setMaxListeners(0, shutdown.signal);
   const handler = connectNodeAdapter({
     routes: options.routes,
     interceptors: options.interceptors,
     jsonOptions: { ignoreUnknownFields: false },
     shutdownSignal: shutdown.signal,
   });
-  const server = createServer(handler);
+  // HTTP/2's default 64 KiB windows hold a 100-event batch per round trip; larger ones let batches stream.
+  const server = createServer({ settings: { initialWindowSize: WINDOW_BYTES } }, handler);
   const sessions = new Set<Http2Session>();
   server.on("session", (session) => {
+    session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });

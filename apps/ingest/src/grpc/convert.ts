@@ -14,9 +14,9 @@ function withUnknownFields(message: Message, json: Json): Json {
   return json;
 }
 
-/** Copies the fields that are set; proto3 `optional` leaves unset fields undefined. */
-function defined(fields: Json): Json {
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+/** Sets the field when it is set; proto3 `optional` leaves unset fields undefined. */
+function put(json: Json, key: string, value: unknown): void {
+  if (value !== undefined) json[key] = value;
 }
 
 /** A Value with no kind set becomes null, which the schema refuses like a JSON null. */
@@ -25,8 +25,12 @@ function propertyValue(value: Value): string | number | boolean | null {
 }
 
 function properties(map: { [key: string]: Value }): Json | undefined {
-  const entries = Object.entries(map);
-  return entries.length === 0 ? undefined : Object.fromEntries(entries.map(([key, value]) => [key, propertyValue(value)]));
+  let json: Json | undefined;
+  for (const key in map) {
+    json ??= {};
+    json[key] = propertyValue(map[key] as Value);
+  }
+  return json;
 }
 
 /**
@@ -35,64 +39,57 @@ function properties(map: { [key: string]: Value }): Json | undefined {
  * them; empty repeated fields and maps are left out, as a JSON client would.
  */
 export function toEventInput(event: Event): Json {
-  const json: Json = defined({
-    event_id: event.eventId === "" ? undefined : event.eventId,
-    event_name: event.eventName,
-    user_id: event.userId,
-    timestamp: event.timestamp.case === "timestampMs" ? Number(event.timestamp.value) : event.timestamp.value,
-    channel: event.channel,
-    campaign_id: event.campaignId,
-    session_id: event.sessionId,
-    anonymous_id: event.anonymousId,
-    tags: event.tags.length === 0 ? undefined : event.tags,
-    metadata: properties(event.metadata),
-    user_properties: properties(event.userProperties),
-    device:
-      event.device &&
-      withUnknownFields(
-        event.device,
-        defined({
-          category: event.device.category,
-          brand: event.device.brand,
-          model: event.device.model,
-          os: event.device.os,
-          os_version: event.device.osVersion,
-          browser: event.device.browser,
-          browser_version: event.device.browserVersion,
-          language: event.device.language,
-          hostname: event.device.hostname,
-        }),
-      ),
-    app: event.app && withUnknownFields(event.app, defined({ id: event.app.id, version: event.app.version })),
-    items:
-      event.items.length === 0
-        ? undefined
-        : event.items.map((item) =>
-            withUnknownFields(
-              item,
-              defined({
-                id: item.id,
-                name: item.name,
-                brand: item.brand,
-                variant: item.variant,
-                price: item.price,
-                quantity: item.quantity === undefined ? undefined : Number(item.quantity),
-              }),
-            ),
-          ),
-  });
+  const json: Json = { event_name: event.eventName, user_id: event.userId };
+  if (event.eventId !== "") json.event_id = event.eventId;
+  const { timestamp } = event;
+  if (timestamp.case !== undefined) json.timestamp = timestamp.case === "timestampMs" ? Number(timestamp.value) : timestamp.value;
+  put(json, "channel", event.channel);
+  put(json, "campaign_id", event.campaignId);
+  put(json, "session_id", event.sessionId);
+  put(json, "anonymous_id", event.anonymousId);
+  if (event.tags.length > 0) json.tags = event.tags;
+  put(json, "metadata", properties(event.metadata));
+  put(json, "user_properties", properties(event.userProperties));
+  const { device, app } = event;
+  if (device !== undefined) {
+    const out: Json = {};
+    put(out, "category", device.category);
+    put(out, "brand", device.brand);
+    put(out, "model", device.model);
+    put(out, "os", device.os);
+    put(out, "os_version", device.osVersion);
+    put(out, "browser", device.browser);
+    put(out, "browser_version", device.browserVersion);
+    put(out, "language", device.language);
+    put(out, "hostname", device.hostname);
+    json.device = withUnknownFields(device, out);
+  }
+  if (app !== undefined) {
+    const out: Json = {};
+    put(out, "id", app.id);
+    put(out, "version", app.version);
+    json.app = withUnknownFields(app, out);
+  }
+  if (event.items.length > 0) {
+    json.items = event.items.map((item) => {
+      const out: Json = {};
+      put(out, "id", item.id);
+      put(out, "name", item.name);
+      put(out, "brand", item.brand);
+      put(out, "variant", item.variant);
+      put(out, "price", item.price);
+      if (item.quantity !== undefined) out.quantity = Number(item.quantity);
+      return withUnknownFields(item, out);
+    });
+  }
   return withUnknownFields(event, json);
 }
 
 /** The batch envelope a PublishEventsRequest stands for, for the same envelope schema as HTTP. */
 export function toBatchInput(request: PublishEventsRequest): Json {
-  return withUnknownFields(
-    request,
-    defined({
-      events: request.events.map(toEventInput),
-      sent_at: request.sentAtMs === undefined ? undefined : Number(request.sentAtMs),
-    }),
-  );
+  const json: Json = { events: request.events.map(toEventInput) };
+  if (request.sentAtMs !== undefined) json.sent_at = Number(request.sentAtMs);
+  return withUnknownFields(request, json);
 }
 
 /** Refuses unknown fields on a request that has no schema of its own (PublishEventRequest). */
