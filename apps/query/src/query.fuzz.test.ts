@@ -54,7 +54,11 @@ const OPS = ["eq", "ne", "gt", "gte", "lt", "lte", "like", "between", "in", "nop
 const where = fc.oneof(
   fc.tuple(fc.string({ maxLength: 20 }), fc.constantFrom(...OPS), value).map(([k, op, v]) => `${k}:${op}:${v}`),
   fc
-    .tuple(fc.constantFrom("plan", "amount"), fc.constantFrom("between", "in"), fc.array(value, { maxLength: 120 }))
+    .tuple(
+      fc.constantFrom("plan", "amount"),
+      fc.constantFrom("between", "in"),
+      fc.array(fc.oneof(fc.string({ maxLength: 8 }), fc.double().map(String)), { maxLength: 120 }),
+    )
     .map(([k, op, vs]) => `${k}:${op}:${vs.join(op === "in" ? "|" : ",")}`),
   value,
 );
