@@ -56,7 +56,7 @@ describe("slow clients (slowloris)", () => {
     // Node answers 408 when it can, else it just closes; either way the connection is gone, never held for 8 s.
     expect(answer === "" || answer.startsWith("HTTP/1.1 408"), answer.slice(0, 80)).toBe(true);
     expect(closedAfterMs).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
-    expect(closedAfterMs).toBeLessThan(TIMEOUT_MS + 1500);
+    expect(closedAfterMs).toBeLessThan(TIMEOUT_MS + 3000);
   });
 
   it("cuts off headers dribbled byte by byte", async () => {
@@ -66,7 +66,7 @@ describe("slow clients (slowloris)", () => {
       "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
     );
     expect(answer === "" || answer.startsWith("HTTP/1.1 408"), answer.slice(0, 80)).toBe(true);
-    expect(closedAfterMs).toBeLessThan(TIMEOUT_MS + 1500);
+    expect(closedAfterMs).toBeLessThan(TIMEOUT_MS + 3000);
   });
 
   it("keeps serving well-behaved clients afterwards", async () => {
