@@ -1,8 +1,13 @@
 import { createRegistry, type DescFile, type DescService, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ConnectRouter } from "@connectrpc/connect";
+import type { Readiness } from "@sluice/http";
+import { file_google_rpc_error_details } from "@sluice/proto";
+import { Health } from "@sluice/proto/health";
 import * as v1 from "@sluice/proto/reflection/v1";
 import * as v1alpha from "@sluice/proto/reflection/v1alpha";
+
+import { registerHealth } from "./health";
 
 /** A reflection request as both protocol versions spell it. */
 type ReflectionRequest = v1.ServerReflectionRequest | v1alpha.ServerReflectionRequest;
@@ -28,10 +33,14 @@ function withDependencies(files: Iterable<DescFile>): DescFile[] {
 
 /**
  * Answers reflection requests from the descriptors compiled into the generated code: the services'
- * files and every file they import, so a client such as grpcurl can describe and call any method.
+ * files, `extraFiles` (types that travel inside google.protobuf.Any, such as error details) and every
+ * file they import, so a client such as grpcurl can describe and call any method and decode any detail.
  */
-export function createReflectionResolver(services: readonly DescService[]): (request: ReflectionRequest) => ReflectionAnswer {
-  const files = withDependencies(services.map((service) => service.file));
+export function createReflectionResolver(
+  services: readonly DescService[],
+  extraFiles: readonly DescFile[] = [],
+): (request: ReflectionRequest) => ReflectionAnswer {
+  const files = withDependencies([...services.map((service) => service.file), ...extraFiles]);
   const byName = new Map(files.map((file) => [file.proto.name, file]));
   const registry = createRegistry(...files);
   const encoded = new Map(files.map((file) => [file, toBinary(FileDescriptorProtoSchema, file.proto)]));
@@ -84,10 +93,14 @@ export function createReflectionResolver(services: readonly DescService[]): (req
 
 /**
  * Serves gRPC server reflection, grpc.reflection.v1 and the v1alpha that older tools still call, for
- * `services` plus the two reflection services themselves.
+ * `services` plus the two reflection services themselves, and the types declared in `extraFiles`.
  */
-export function registerReflection(router: ConnectRouter, services: readonly DescService[]): void {
-  const resolve = createReflectionResolver([...services, v1.ServerReflection, v1alpha.ServerReflection]);
+export function registerReflection(
+  router: ConnectRouter,
+  services: readonly DescService[],
+  extraFiles: readonly DescFile[] = [],
+): void {
+  const resolve = createReflectionResolver([...services, v1.ServerReflection, v1alpha.ServerReflection], extraFiles);
   router.service(v1.ServerReflection, {
     async *serverReflectionInfo(requests) {
       for await (const request of requests) {
@@ -102,4 +115,17 @@ export function registerReflection(router: ConnectRouter, services: readonly Des
       }
     },
   });
+}
+
+/**
+ * What every Sluice gRPC server offers besides its own services: grpc.health.v1 over the app's
+ * readiness, and reflection describing the services, the health protocol and the error details.
+ */
+export function registerStandardServices(
+  router: ConnectRouter,
+  options: { readiness: Readiness; services: readonly DescService[] },
+): void {
+  registerHealth(router, { readiness: options.readiness, services: options.services.map((service) => service.typeName) });
+  // The error details every failed call carries, so tools can decode them.
+  registerReflection(router, [...options.services, Health], [file_google_rpc_error_details]);
 }

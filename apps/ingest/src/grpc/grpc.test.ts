@@ -9,6 +9,7 @@ import { createLogger } from "@sluice/logger";
 import { createRegistry, type Registry } from "@sluice/metrics";
 import { BadRequestSchema, ErrorInfoSchema, EventSchema, IngestService, RetryInfoSchema } from "@sluice/proto";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "@sluice/proto/health";
+import { ServerReflection } from "@sluice/proto/reflection/v1";
 import { afterEach, describe, expect, it } from "vitest";
 import { createApp, createIngestCore, type IngestAppConfig } from "../app";
 import type { CampaignRules } from "../campaigns";
@@ -287,6 +288,21 @@ describe("keys and rate limit", () => {
     expect(error.code).toBe(Code.ResourceExhausted);
     expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("RATE_LIMITED");
     expect(error.findDetails(RetryInfoSchema)[0]?.retryDelay?.seconds).toBeGreaterThanOrEqual(1n);
+  });
+});
+
+describe("reflection", () => {
+  it("lists the ingest service and the health protocol", async () => {
+    const { grpc } = await start();
+    async function* listServices() {
+      yield { messageRequest: { case: "listServices" as const, value: "" } };
+    }
+    const names: string[] = [];
+    for await (const answer of createClient(ServerReflection, grpc).serverReflectionInfo(listServices())) {
+      if (answer.messageResponse.case === "listServicesResponse")
+        names.push(...answer.messageResponse.value.service.map((s) => s.name));
+    }
+    expect(names).toEqual(expect.arrayContaining(["sluice.v1.IngestService", "grpc.health.v1.Health"]));
   });
 });
 

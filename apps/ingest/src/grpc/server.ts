@@ -4,8 +4,7 @@ import {
   errorInterceptor,
   observeInterceptor,
   rateLimitInterceptor,
-  registerHealth,
-  registerReflection,
+  registerStandardServices,
 } from "@sluice/grpc";
 import { AppError, type CommonDeps } from "@sluice/http";
 import { IngestService } from "@sluice/proto";
@@ -83,8 +82,7 @@ export function createIngestGrpc(deps: IngestGrpcDeps): { routes: (router: Conne
       },
       { readMaxBytes: config.MAX_BATCH_BODY_BYTES },
     );
-    registerHealth(router, { readiness: deps.readiness, services: [IngestService.typeName] });
-    registerReflection(router, [IngestService]);
+    registerStandardServices(router, { readiness: deps.readiness, services: [IngestService] });
   };
   return { routes, interceptors };
 }

@@ -1,6 +1,6 @@
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import type { ClickHouse } from "@sluice/clickhouse";
-import { apiKeyInterceptor, errorInterceptor, observeInterceptor, registerHealth, registerReflection } from "@sluice/grpc";
+import { apiKeyInterceptor, errorInterceptor, observeInterceptor, registerStandardServices } from "@sluice/grpc";
 import { AppError, type CommonDeps } from "@sluice/http";
 import { QueryService } from "@sluice/proto";
 import { eventLookupParamsSchema, lookupEvent } from "../services/event";
@@ -94,8 +94,7 @@ export function createQueryGrpc(deps: QueryGrpcDeps): { routes: (router: Connect
         };
       },
     });
-    registerHealth(router, { readiness: deps.readiness, services: [QueryService.typeName] });
-    registerReflection(router, [QueryService]);
+    registerStandardServices(router, { readiness: deps.readiness, services: [QueryService] });
   };
   return { routes, interceptors };
 }
