@@ -292,17 +292,22 @@ describe("keys and rate limit", () => {
 });
 
 describe("reflection", () => {
-  it("lists the ingest service and the health protocol", async () => {
+  it("lists the ingest service and health, and describes the error details", async () => {
     const { grpc } = await start();
-    async function* listServices() {
+    async function* requests() {
       yield { messageRequest: { case: "listServices" as const, value: "" } };
+      yield { messageRequest: { case: "fileContainingSymbol" as const, value: "google.rpc.BadRequest" } };
     }
     const names: string[] = [];
-    for await (const answer of createClient(ServerReflection, grpc).serverReflectionInfo(listServices())) {
-      if (answer.messageResponse.case === "listServicesResponse")
-        names.push(...answer.messageResponse.value.service.map((s) => s.name));
+    let detailsFiles = 0;
+    for await (const answer of createClient(ServerReflection, grpc).serverReflectionInfo(requests())) {
+      const response = answer.messageResponse;
+      if (response.case === "listServicesResponse") names.push(...response.value.service.map((s) => s.name));
+      if (response.case === "fileDescriptorResponse") detailsFiles = response.value.fileDescriptorProto.length;
     }
     expect(names).toEqual(expect.arrayContaining(["sluice.v1.IngestService", "grpc.health.v1.Health"]));
+    // google/rpc/error_details.proto and the duration.proto it imports.
+    expect(detailsFiles).toBe(2);
   });
 });
 
