@@ -38,7 +38,9 @@ export function startHttpServer(fetch: FetchHandler, options: HttpServerOptions)
         connectionsCheckingInterval: Math.max(100, Math.min(headersTimeout, 30_000) / 4),
       },
     }) as Server;
-    server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5_000;
+    // Longer than the idle timeout of common clients and load balancers (60 s), so the server never
+    // closes a kept-alive connection just as a client sends its next request on it (seen as EOF/reset).
+    server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
     server.once("error", reject);
     server.once("listening", () => {
       const { port } = server.address() as AddressInfo;
