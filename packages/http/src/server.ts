@@ -49,7 +49,13 @@ export function startHttpServer(fetch: FetchHandler, options: HttpServerOptions)
         port,
         close: () =>
           new Promise<void>((done) => {
-            server.close(() => done());
+            // Connections whose in-flight request finishes after close() turn idle later; sweep them
+            // so a drain never waits for the keep-alive timeout.
+            const sweep = setInterval(() => server.closeIdleConnections(), 100);
+            server.close(() => {
+              clearInterval(sweep);
+              done();
+            });
             server.closeIdleConnections();
           }),
       });
