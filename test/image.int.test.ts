@@ -185,7 +185,14 @@ describe("the images' contents, built and run without Docker", () => {
     for (const app of APPS) {
       const [port, metricsPort] = [await freePort(), await freePort()];
       const [bin = "", ...args] = JSON.parse(dockerfile.effective(app, "CMD") ?? "[]") as string[];
-      const env = { ...process.env, ...imageEnv(app), ...settings, SERVER_PORT: String(port), METRICS_PORT: String(metricsPort) };
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        ...imageEnv(app),
+        ...settings,
+        SERVER_PORT: String(port),
+        METRICS_PORT: String(metricsPort),
+        GRPC_PORT: String(await freePort()),
+      };
       expect(env.NODE_ENV).toBe("production");
       const child = spawn(bin === "node" ? process.execPath : bin, args, {
         cwd: join(out, app),
