@@ -1,7 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 // Unit tests (`*.test.ts`) use fakes only; integration tests (`*.int.test.ts`) talk to the real
-// Kafka and ClickHouse started by `make services`, one file at a time to keep the 2-core box calm.
+// Kafka and ClickHouse started by `make services`. Integration files isolate themselves (own topics,
+// groups, databases, private brokers) and mostly wait on services, so three run at once: that halves
+// the suite's wall time on two cores.
 export default defineConfig({
   test: {
     projects: [
@@ -23,7 +25,8 @@ export default defineConfig({
           name: "integration",
           include: ["{apps,packages}/*/src/**/*.int.test.ts", "test/**/*.int.test.ts", "loadtest/**/*.int.test.ts"],
           environment: "node",
-          fileParallelism: false,
+          fileParallelism: true,
+          maxWorkers: 3,
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
