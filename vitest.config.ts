@@ -18,6 +18,7 @@ export default defineConfig({
           ],
           exclude: ["**/*.int.test.ts", "**/node_modules/**"],
           environment: "node",
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -27,6 +28,7 @@ export default defineConfig({
           environment: "node",
           fileParallelism: true,
           maxWorkers: 3,
+          sequence: { groupOrder: 1 },
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

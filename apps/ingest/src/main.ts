@@ -34,18 +34,7 @@ producers.forEach((producer, lane) => {
   retryInBackground(`producer ${lane}`, () => producer.connect(), { logger, signal: background.signal, initialDelayMs: 250 });
 });
 retryInBackground("admin", () => admin.connect(), { logger, signal: background.signal, initialDelayMs: 250 });
-retryInBackground(
-  "campaign registry",
-  async () => {
-    try {
-      await campaigns.start(config.CAMPAIGNS_READY_TIMEOUT_MS);
-    } catch (error) {
-      await campaigns.stop();
-      throw error;
-    }
-  },
-  { logger, signal: background.signal },
-);
+campaigns.startInBackground({ timeoutMs: config.CAMPAIGNS_READY_TIMEOUT_MS, signal: background.signal });
 const probe = startBrokerProbe(admin, config.KAFKA_TOPIC, config.BROKER_PROBE_INTERVAL_MS, logger);
 readiness.register("kafka", () => probe.check());
 readiness.register("campaigns", () => ({

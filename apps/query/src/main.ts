@@ -46,18 +46,7 @@ readiness.register("campaigns", () => ({
 // Kafka only backs the campaign routes: metrics and search serve while it is still connecting.
 const background = new AbortController();
 retryInBackground("campaigns producer", () => producer.connect(), { logger, signal: background.signal });
-retryInBackground(
-  "campaign registry",
-  async () => {
-    try {
-      await campaigns.start(config.CAMPAIGNS_READY_TIMEOUT_MS);
-    } catch (error) {
-      await campaigns.stop();
-      throw error;
-    }
-  },
-  { logger, signal: background.signal },
-);
+campaigns.startInBackground({ timeoutMs: config.CAMPAIGNS_READY_TIMEOUT_MS, signal: background.signal });
 
 const app = createApp({
   logger,

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { Consumer, Kafka } from "@sluice/kafka";
+import { type Consumer, type Kafka, retryInBackground } from "@sluice/kafka";
 import type { Logger } from "pino";
 import { type Campaign, type CampaignRules, decodeCampaign } from "./schema";
 import { CampaignStore } from "./store";
@@ -130,6 +130,25 @@ export class CampaignRegistry implements CampaignRules {
   /** The required metadata keys of a known campaign; undefined for an unknown one. */
   requiredMetadata(campaignId: string): readonly string[] | undefined {
     return this.store.requiredMetadata(campaignId);
+  }
+
+  /**
+   * Starts tailing in the background, retrying (after a clean stop) until it has caught up or
+   * `signal` aborts, so an app serves while the broker is still unreachable.
+   */
+  startInBackground(options: { timeoutMs: number; signal: AbortSignal }): void {
+    retryInBackground(
+      "campaign registry",
+      async () => {
+        try {
+          await this.start(options.timeoutMs);
+        } catch (error) {
+          await this.stop();
+          throw error;
+        }
+      },
+      { logger: this.options.logger, signal: options.signal },
+    );
   }
 
   /** Stops tailing; the registry keeps answering from what it has. */
