@@ -41,16 +41,20 @@ function positionOf(item: Item) {
  */
 export function createEventConsumer(deps: EventConsumerDeps): EventConsumer {
   const { sink, logger, metrics, topic } = deps;
-  const consumer: Consumer = deps.kafka.consumer({
-    groupId: deps.groupId,
-    sessionTimeout: deps.sessionTimeoutMs,
-    heartbeatInterval: deps.heartbeatIntervalMs,
-    // Small fetches keep the decoded messages kafkajs holds at once (and so RSS) low; throughput is
-    // bounded by decoding and inserting, not by fetch size.
-    maxBytesPerPartition: 1024 * 1024,
-    maxBytes: 4 * 1024 * 1024,
-    maxWaitTimeInMs: Math.min(100, deps.batch.maxWaitMs),
-  });
+  const createConsumer = (): Consumer =>
+    deps.kafka.consumer({
+      groupId: deps.groupId,
+      sessionTimeout: deps.sessionTimeoutMs,
+      heartbeatInterval: deps.heartbeatIntervalMs,
+      // Small fetches keep the decoded messages kafkajs holds at once (and so RSS) low; throughput is
+      // bounded by decoding and inserting, not by fetch size.
+      maxBytesPerPartition: 1024 * 1024,
+      maxBytes: 4 * 1024 * 1024,
+      maxWaitTimeInMs: Math.min(100, deps.batch.maxWaitMs),
+    });
+  let consumer: Consumer = createConsumer();
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restartAttempt = 0;
   const assigned = new Set<number>();
   const loading = new Set<number>();
   let joined = false;
@@ -171,34 +175,64 @@ export function createEventConsumer(deps: EventConsumerDeps): EventConsumer {
     metrics.buffered.set(batcher.size);
   }
 
+  async function run(current: Consumer): Promise<void> {
+    current.on(current.events.GROUP_JOIN, (event) => {
+      joined = true;
+      restartAttempt = 0;
+      const partitions = event.payload.memberAssignment[topic] ?? [];
+      logger.info({ partitions, groupId: deps.groupId }, "joined the consumer group");
+      onAssignment(partitions);
+    });
+    current.on(current.events.CRASH, (event) => {
+      joined = false;
+      logger.error({ err: event.payload.error, restart: event.payload.restart }, "consumer crashed");
+      if (!event.payload.restart) restartLater();
+    });
+    await current.connect();
+    await current.subscribe({ topic, fromBeginning: true });
+    running = true;
+    await current.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => {
+        const batchRun = eachBatch(payload);
+        inBatch = batchRun.catch(() => undefined);
+        return batchRun;
+      },
+    });
+  }
+
+  /**
+   * kafkajs gives up on errors it deems non-retriable (e.g. "Failed to find group coordinator" while a
+   * broker restarts) and leaves the consumer stopped; the worker must never stay out of its group, so
+   * it rejoins with a fresh consumer after a backoff, for as long as it is not stopping.
+   */
+  function restartLater(): void {
+    if (stopping) return;
+    running = false;
+    const delay = backoffDelay(restartAttempt++, deps.backoff);
+    metrics.retries.inc({ operation: "consumer_restart" });
+    restartTimer = setTimeout(() => {
+      if (stopping) return;
+      const previous = consumer;
+      consumer = createConsumer();
+      void previous
+        .disconnect()
+        .catch(() => undefined)
+        .then(() => run(consumer))
+        .catch((error: unknown) => {
+          logger.warn({ err: error, attempt: restartAttempt }, "could not restart the consumer; retrying");
+          restartLater();
+        });
+    }, delay);
+  }
+
   return {
-    async start() {
-      consumer.on(consumer.events.GROUP_JOIN, (event) => {
-        joined = true;
-        const partitions = event.payload.memberAssignment[topic] ?? [];
-        logger.info({ partitions, groupId: deps.groupId }, "joined the consumer group");
-        onAssignment(partitions);
-      });
-      consumer.on(consumer.events.CRASH, (event) => {
-        joined = false;
-        logger.error({ err: event.payload.error, restart: event.payload.restart }, "consumer crashed");
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      running = true;
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 1,
-        eachBatch: (payload) => {
-          const run = eachBatch(payload);
-          inBatch = run.catch(() => undefined);
-          return run;
-        },
-      });
-    },
+    start: () => run(consumer),
     async stop() {
       stopping = true;
+      clearTimeout(restartTimer);
       applyPauses();
       await inBatch;
       batcher.stop();
