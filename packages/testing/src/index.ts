@@ -34,7 +34,21 @@ export async function createTestTopic(kafka: Kafka, prefix = "test", partitions 
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    // A broker that has just started may answer "does not host this topic-partition" while leaders
+    // are elected; retry until the topic exists and its metadata names a leader for every partition.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+        const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+        const ready = metadata.topics[0]?.partitions.filter((p) => p.leader >= 0).length === partitions;
+        if (ready) break;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+      if (Date.now() > deadline) throw new Error(`topic ${topic} has no leaders after 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   } finally {
     await admin.disconnect();
   }
