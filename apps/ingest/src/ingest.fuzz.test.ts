@@ -1,6 +1,7 @@
 import { gzipSync } from "node:zlib";
 import { LIMITS } from "@sluice/events";
 import { ERROR_STATUS } from "@sluice/http";
+import { failOnUnhandledRejections } from "@sluice/testing";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildTestApp } from "./testing/fakes";
@@ -11,13 +12,7 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 6000);
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const KEY = "fuzz-key-0123456789";
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-process.on("unhandledRejection", onUnhandled);
-afterAll(() => {
-  process.off("unhandledRejection", onUnhandled);
-  expect(unhandled).toEqual([]);
-});
+failOnUnhandledRejections(afterAll, (reasons) => expect(reasons).toEqual([]));
 
 const text = (maxLength: number) => fc.string({ unit: "binary", maxLength });
 

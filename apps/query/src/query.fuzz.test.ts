@@ -1,4 +1,5 @@
 import { ERROR_STATUS } from "@sluice/http";
+import { failOnUnhandledRejections } from "@sluice/testing";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildTestApp, fakeClickHouse } from "./testing";
@@ -9,13 +10,7 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 5000);
 const READ_KEY = "fuzz-read-key";
 const ADMIN_KEY = "fuzz-admin-key";
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-process.on("unhandledRejection", onUnhandled);
-afterAll(() => {
-  process.off("unhandledRejection", onUnhandled);
-  expect(unhandled).toEqual([]);
-});
+failOnUnhandledRejections(afterAll, (reasons) => expect(reasons).toEqual([]));
 
 /** Values a hostile or careless client puts in a parameter. */
 const value = fc.oneof(

@@ -97,3 +97,17 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * Collects unhandled promise rejections for the rest of the test file and fails the file if any
+ * occurred; call once at the top level of a test file that must never leak a rejection.
+ */
+export function failOnUnhandledRejections(afterAll: (fn: () => void) => void, expectNone: (reasons: unknown[]) => void): void {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  afterAll(() => {
+    process.off("unhandledRejection", onUnhandled);
+    expectNone(unhandled);
+  });
+}

@@ -240,8 +240,7 @@ describe("gRPC ingest when the broker stops", () => {
   }, 60_000);
 
   it("answers UNAVAILABLE with RetryInfo, never OK, and health turns NOT_SERVING", async () => {
-    // A broker that just started may not lead its partitions yet.
-    const topic = await eventually(() => createTestTopic(kafka, "grpc-outage", 1), 30_000, 500);
+    const topic = await createTestTopic(kafka, "grpc-outage", 1);
     const producers = [createIdempotentProducer(kafka)];
     await Promise.all(producers.map((p) => p.connect()));
     const admin = kafka.admin();
