@@ -36,8 +36,8 @@ lint: install ## Biome: formatting and lint rules
 format: install ## apply Biome's formatting and safe fixes
 	@pnpm exec biome check --write .
 
-typecheck: install ## tsc --noEmit over the whole workspace
-	@pnpm exec tsc -p tsconfig.json --noEmit
+typecheck: install ## tsc --noEmit over the whole workspace (incremental: the build info sits in .local)
+	@pnpm exec tsc -p tsconfig.json --noEmit --incremental --tsBuildInfoFile .local/tsconfig.tsbuildinfo
 
 compose-tool: ## docker compose for `config` checks (built from its Go module when the plugin is missing)
 	@scripts/ensure-compose.sh
@@ -57,7 +57,14 @@ chaos: install ## steady load while the worker is SIGKILLed 3x, ingest SIGTERMed
 	@scripts/services.sh install
 	@$(TSX) test/chaos/run.ts
 
-test: lint typecheck test-unit test-int chaos ## everything CI runs
+.PHONY: test-images
+test-images: migrate ## the Docker images' build and run steps replayed without an engine (~1 min; CI runs it)
+	@pnpm exec vitest run --project images
+
+test: lint typecheck test-unit test-int ## lint, typecheck, unit and integration tests (~2 min warm)
+
+.PHONY: ci
+ci: test test-images chaos ## everything .ci/run checks: make test, the image replay, the chaos run
 
 # Docker: the whole stack from docker-compose.yml. PROFILES picks the extras (observability = Prometheus
 # and Grafana, test = k6); `make up PROFILES=` runs the pipeline alone.

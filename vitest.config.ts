@@ -3,7 +3,10 @@ import { defineConfig } from "vitest/config";
 // Unit tests (`*.test.ts`) use fakes only; integration tests (`*.int.test.ts`) talk to the real
 // Kafka and ClickHouse started by `make services`. Integration files isolate themselves (own topics,
 // groups, databases, private brokers) and mostly wait on services, so three run at once: that halves
-// the suite's wall time on two cores.
+// the suite's wall time on two cores. The image replay (`test/image.int.test.ts`, ~40 s of pnpm
+// deploys) is its own project, run by `make test-images` in CI, so a warm `make test` stays short.
+const IMAGE_REPLAY = "test/image.int.test.ts";
+
 export default defineConfig({
   test: {
     projects: [
@@ -25,12 +28,22 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["{apps,packages}/*/src/**/*.int.test.ts", "test/**/*.int.test.ts", "loadtest/**/*.int.test.ts"],
+          exclude: [IMAGE_REPLAY, "**/node_modules/**"],
           environment: "node",
           fileParallelism: true,
           maxWorkers: 3,
           sequence: { groupOrder: 1 },
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "images",
+          include: [IMAGE_REPLAY],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
         },
       },
     ],
