@@ -47,15 +47,15 @@ CMD ["node", "--import", "tsx", "src/main.ts"]
 # soon after /health answers), every 15 s after; --start-interval needs Docker Engine 25 or later.
 FROM runtime AS ingest
 COPY --from=build /out/ingest /app
-ENV SERVER_PORT=8080 METRICS_PORT=9101
-EXPOSE 8080 9101
+ENV SERVER_PORT=8080 METRICS_PORT=9101 GRPC_PORT=50051
+EXPOSE 8080 9101 50051
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --start-interval=2s --retries=3 \
     CMD ["node", "/usr/local/lib/sluice/healthcheck.mjs"]
 
 FROM runtime AS query
 COPY --from=build /out/query /app
-ENV SERVER_PORT=8081 METRICS_PORT=9103
-EXPOSE 8081 9103
+ENV SERVER_PORT=8081 METRICS_PORT=9103 GRPC_PORT=50052
+EXPOSE 8081 9103 50052
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --start-interval=2s --retries=3 \
     CMD ["node", "/usr/local/lib/sluice/healthcheck.mjs"]
 

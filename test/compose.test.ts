@@ -129,7 +129,14 @@ describe("docker-compose.yml", () => {
   it("scales horizontally: replicas as settings, no host port on ingest or worker, ingest behind the load balancer", () => {
     expect(service("ingest").ports ?? []).toEqual([]);
     expect(service("worker").ports ?? []).toEqual([]);
-    expect(service("ingest-lb").ports).toEqual([expect.objectContaining({ published: "8080", target: 8080 })]);
+    expect(service("ingest-lb").ports).toEqual([
+      expect.objectContaining({ published: "8080", target: 8080 }),
+      expect.objectContaining({ published: "50051", target: 50051 }),
+    ]);
+    expect(service("query").ports).toEqual([
+      expect.objectContaining({ published: "8081", target: 8081 }),
+      expect.objectContaining({ published: "50052", target: 50052 }),
+    ]);
     expect(service("ingest").deploy?.replicas).toBe(1);
     const scaled = config([], { INGEST_REPLICAS: "3", WORKER_REPLICAS: "6" });
     expect(service("ingest", scaled).deploy?.replicas).toBe(3);
@@ -140,6 +147,7 @@ describe("docker-compose.yml", () => {
     const lb = readFileSync(`${ROOT}deploy/nginx/ingest-lb.conf`, "utf8");
     expect(lb).toMatch(/resolver 127\.0\.0\.11/);
     expect(lb).toContain("http://ingest:8080");
+    expect(lb).toContain("grpc://ingest:50051");
   });
 
   it("takes partitions and retention as settings of the topics service", () => {

@@ -95,7 +95,7 @@ describe("Dockerfile", () => {
         expect(copied).toBe(true);
       });
 
-      it("declares the app's default ports and sets NODE_ENV=production", () => {
+      it("declares the app's default ports (HTTP, metrics and gRPC where the app serves it) and sets NODE_ENV=production", () => {
         const env = lineage(app)
           .flatMap((s) => s.instructions)
           .filter((i) => i.keyword === "ENV")
@@ -104,7 +104,9 @@ describe("Dockerfile", () => {
         expect(env).toContain("NODE_ENV=production");
         const serverPort = /SERVER_PORT=(\d+)/.exec(env)?.[1];
         const metricsPort = /METRICS_PORT=(\d+)/.exec(env)?.[1];
-        expect(effective(app, "EXPOSE")?.split(/\s+/)).toEqual([serverPort, metricsPort]);
+        const grpcPort = /GRPC_PORT=(\d+)/.exec(env)?.[1];
+        expect(effective(app, "EXPOSE")?.split(/\s+/)).toEqual([serverPort, metricsPort, grpcPort].filter(Boolean));
+        expect(grpcPort).toBe({ ingest: "50051", query: "50052", worker: undefined }[app]);
       });
     });
   }
