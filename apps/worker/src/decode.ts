@@ -1,4 +1,4 @@
-import { toEventRow, toTabSeparatedRow } from "@sluice/clickhouse";
+import { toTabSeparatedEventLine } from "@sluice/clickhouse";
 import { eventMessageSchema, toFieldIssues } from "@sluice/events";
 
 /** One consumed Kafka message, reduced to what the worker needs. */
@@ -74,12 +74,11 @@ export function decodeMessage(fetched: RawMessage): Decoded {
   }
   const event = result.data;
   event.event_id = event.event_id.toLowerCase();
-  const row = toEventRow(event, { topic: message.topic, partition: message.partition, offset: message.offset });
   const date = new Date(event.timestamp);
   return {
     kind: "row",
     row: {
-      line: toTabSeparatedRow(row),
+      line: toTabSeparatedEventLine(event, message),
       eventId: event.event_id,
       eventName: event.event_name,
       timestamp: Math.floor(event.timestamp / 1000),
