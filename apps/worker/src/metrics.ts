@@ -9,6 +9,7 @@ export interface WorkerMetrics {
   deadLetters: Counter<"reason">;
   retries: Counter<"operation">;
   duplicates: Counter<"kind">;
+  viewRepairs: Counter<"view">;
   buffered: Gauge;
 }
 
@@ -51,6 +52,12 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
       name: "sluice_worker_duplicates_skipped_total",
       help: "Messages not inserted because they were already stored (event_id seen, offset already landed)",
       labelNames: ["kind"],
+      registers,
+    }),
+    viewRepairs: new Counter({
+      name: "sluice_worker_view_rows_repaired_total",
+      help: "Rows replayed into a materialized view that missed them (an insert cut between its raw part and the view)",
+      labelNames: ["view"],
       registers,
     }),
     buffered: new Gauge({ name: "sluice_worker_buffered_messages", help: "Messages buffered or being flushed", registers }),

@@ -1,0 +1,249 @@
+import { type ClickHouse, identifier, join, raw, type SqlFragment, sql } from "@sluice/clickhouse";
+
+/**
+ * The materialized views that read FROM `events`, described so the worker can check and replay each
+ * one for rows that landed in `events` while the view missed them (an insert cut between the raw part
+ * and the views; see repair.ts). Each entry restates its view's SELECT from the migrations:
+ * `repair.int.test.ts` replays every entry over the same rows the view was fed and requires identical
+ * targets, and fails while a view on `events` has no entry here. Adding a view = adding its entry.
+ */
+export const VIEWS: readonly ViewSpec[] = [
+  {
+    kind: "rows",
+    view: "events_by_id_mv",
+    target: "events_by_id",
+    columns: same("event_id", "event_name", "timestamp", "kafka_partition", "kafka_offset"),
+  },
+  {
+    kind: "aggregate",
+    view: "events_hourly_mv",
+    target: "events_hourly",
+    keys: [{ column: "hour", expr: "toStartOfHour(timestamp)" }, ...same("event_name", "channel", "campaign_id")],
+    states: [
+      { column: "events", expr: "countState()" },
+      { column: "users", expr: "uniqState(user_id)" },
+    ],
+    check: { kind: "count", column: "events" },
+  },
+  {
+    kind: "aggregate",
+    view: "events_offsets_mv",
+    target: "events_offsets",
+    keys: same("kafka_topic", "kafka_partition"),
+    states: [{ column: "max_offset", expr: "maxState(kafka_offset)" }],
+    check: { kind: "max", merged: "maxMerge(max_offset)", raw: "max(kafka_offset)" },
+  },
+];
+
+/** A target column and the expression over `events` the view computes for it. */
+export interface ViewColumn {
+  column: string;
+  expr: string;
+}
+
+interface ViewBase {
+  /** The materialized view's name. */
+  view: string;
+  /** The table it writes to (`TO target`). */
+  target: string;
+}
+
+/** One target row per event carrying its `event_id` (events_by_id): checked id by id. */
+export interface RowView extends ViewBase {
+  kind: "rows";
+  columns: readonly ViewColumn[];
+}
+
+/**
+ * An aggregating view: `SELECT keys, states FROM events GROUP BY keys`. How a shortfall shows:
+ * `count` names the countState() column, short when its countMerge for a group is below the raw
+ * count(); `max` compares `merged` over the target with `raw` over the landed rows (both integers),
+ * and a replay of a max can never overshoot.
+ */
+export interface AggregateView extends ViewBase {
+  kind: "aggregate";
+  keys: readonly ViewColumn[];
+  states: readonly ViewColumn[];
+  check: { kind: "count"; column: string } | { kind: "max"; merged: string; raw: string };
+}
+
+export type ViewSpec = RowView | AggregateView;
+
+function same(...columns: string[]): ViewColumn[] {
+  return columns.map((column) => ({ column, expr: column }));
+}
+
+/** Rows of `events` that landed together: one insert, told apart by month (one part each) and insert time. */
+export interface LandedUnit {
+  month: number;
+  /** `inserted_at` (unix seconds): now() of the insert that wrote them. */
+  insertedAt: number;
+  names: string[];
+  /** Timestamp range (unix seconds) of the rows, for reads through the primary key. */
+  from: number;
+  to: number;
+  rows: number;
+}
+
+/** Per group of a counting view, for one unit: rows of the unit, rows of `events`, rows the view counts. */
+export interface GroupCount {
+  key: string;
+  batch: number;
+  raw: number;
+  view: number;
+}
+
+/** What the repair needs from ClickHouse (SQL below; fakes in the unit tests). */
+export interface ViewStore {
+  /** The landed rows matching `scope`, one unit per insert. */
+  units(scope: SqlFragment): Promise<LandedUnit[]>;
+  /** query_ids of the inserts into `events` the server is running now (any database). */
+  runningInserts(): Promise<string[]>;
+  /** Rows of the unit whose event_id is absent from the target. */
+  missingRows(view: RowView, scope: SqlFragment, unit: LandedUnit): Promise<number>;
+  /** Inserts the unit's rows that are absent from the target, through the view's SELECT. */
+  replayMissingRows(view: RowView, scope: SqlFragment, unit: LandedUnit): Promise<void>;
+  /** For a `max` view: true when the target's value is below the unit's for some key. */
+  behind(view: AggregateView, scope: SqlFragment, unit: LandedUnit): Promise<boolean>;
+  /** For a `count` view: the unit's groups. Reads the view before `events`, so a row counted by the view is in `raw`. */
+  countGroups(view: AggregateView, scope: SqlFragment, unit: LandedUnit): Promise<GroupCount[]>;
+  /** Runs the view's SELECT over exactly the unit's rows into its target: one insert, one block. */
+  replay(view: AggregateView, scope: SqlFragment, unit: LandedUnit): Promise<void>;
+}
+
+/** The rows of one unit: the scope narrowed to its month and insert, read through the primary key. */
+export function unitFilter(scope: SqlFragment, unit: LandedUnit): SqlFragment {
+  return sql`event_name IN ${unit.names} AND timestamp >= toDateTime(${unit.from}) AND timestamp <= toDateTime(${unit.to})
+    AND toYYYYMM(timestamp) = ${unit.month} AND inserted_at = toDateTime(${unit.insertedAt}) AND (${scope})`;
+}
+
+/** `expr AS _k0, …`: aliases never reuse a column name, since an alias would shadow the column in WHERE. */
+function aliased(columns: readonly ViewColumn[], prefix: string, pick: (column: ViewColumn) => string): SqlFragment {
+  return join(
+    columns.map((column, i) => raw(`${pick(column)} AS ${prefix}${i}`)),
+    ", ",
+  );
+}
+
+const exprs = (columns: readonly ViewColumn[]) => raw(columns.map((column) => column.expr).join(", "));
+const names = (columns: readonly ViewColumn[]) =>
+  join(
+    columns.map((column) => identifier(column.column)),
+    ", ",
+  );
+const aliases = (columns: readonly ViewColumn[], prefix: string) => raw(columns.map((_, i) => `${prefix}${i}`).join(", "));
+
+/** `INSERT INTO target (…) SELECT …` replaying a view over the rows matching `where`. */
+export function replayStatement(view: ViewSpec, where: SqlFragment): SqlFragment {
+  if (view.kind === "rows") {
+    return sql`INSERT INTO ${identifier(view.target)} (${names(view.columns)})
+      SELECT ${aliased(view.columns, "_c", (c) => c.expr)} FROM events WHERE ${where}`;
+  }
+  return sql`INSERT INTO ${identifier(view.target)} (${names([...view.keys, ...view.states])})
+    SELECT ${aliased(view.keys, "_k", (c) => c.expr)}, ${aliased(view.states, "_s", (c) => c.expr)}
+    FROM events WHERE ${where} GROUP BY ${aliases(view.keys, "_k")}`;
+}
+
+/** The unit's rows whose event_id the target lacks. */
+function missingIds(view: RowView, where: SqlFragment): SqlFragment {
+  return sql`${where} AND event_id NOT IN (
+    SELECT event_id FROM ${identifier(view.target)} WHERE event_id IN (SELECT event_id FROM events WHERE ${where}))`;
+}
+
+/** The target's rows for the groups the unit touches (tuple IN a subquery reads through both primary keys). */
+function groupsOf(view: AggregateView, where: SqlFragment): SqlFragment {
+  return sql`(${names(view.keys)}) IN (SELECT ${exprs(view.keys)} FROM events WHERE ${where})`;
+}
+
+type Keyed = Record<string, unknown>;
+const keyOf = (row: Keyed, count: number) => JSON.stringify(Array.from({ length: count }, (_, i) => row[`_k${i}`]));
+
+// An INSERT whose target is `events` itself, in any database, with or without back-quotes.
+const INSERT_INTO_EVENTS = String.raw`(?i)^\s*INSERT\s+INTO\s+(\x60?\w+\x60?\.)?\x60?events\x60?[\s(]`;
+
+/** The ViewStore over a ClickHouse connection (18.16 and current). */
+export function createViewStore(db: ClickHouse): ViewStore {
+  return {
+    async units(scope) {
+      const rows = await db.query<{
+        month: number;
+        at: number;
+        names: string[];
+        lo: number;
+        hi: number;
+        n: string;
+      }>(
+        sql`SELECT toYYYYMM(timestamp) AS month, toUInt32(inserted_at) AS at, groupUniqArray(toString(event_name)) AS names,
+              toUInt32(min(timestamp)) AS lo, toUInt32(max(timestamp)) AS hi, count() AS n
+            FROM events WHERE ${scope} GROUP BY month, at ORDER BY at, month`,
+      );
+      return rows.map((row) => ({
+        month: Number(row.month),
+        insertedAt: Number(row.at),
+        names: row.names,
+        from: Number(row.lo),
+        to: Number(row.hi),
+        rows: Number(row.n),
+      }));
+    },
+    async runningInserts() {
+      const rows = await db.query<{ id: string }>(
+        sql`SELECT query_id AS id FROM system.processes WHERE match(query, ${INSERT_INTO_EVENTS})`,
+      );
+      return rows.map((row) => row.id);
+    },
+    async missingRows(view, scope, unit) {
+      const [row] = await db.query<{ n: string }>(
+        sql`SELECT count() AS n FROM events WHERE ${missingIds(view, unitFilter(scope, unit))}`,
+      );
+      return Number(row?.n ?? 0);
+    },
+    async replayMissingRows(view, scope, unit) {
+      await db.command(replayStatement(view, missingIds(view, unitFilter(scope, unit))));
+    },
+    async behind(view, scope, unit) {
+      if (view.check.kind !== "max") throw new Error(`${view.view} is not a max view`);
+      const where = unitFilter(scope, unit);
+      const keys = view.keys.length;
+      const stored = await db.query<Keyed & { _v: string }>(
+        sql`SELECT ${aliased(view.keys, "_k", (c) => c.column)}, toString(${raw(view.check.merged)}) AS _v
+            FROM ${identifier(view.target)} WHERE ${groupsOf(view, where)} GROUP BY ${aliases(view.keys, "_k")}`,
+      );
+      const landed = await db.query<Keyed & { _v: string }>(
+        sql`SELECT ${aliased(view.keys, "_k", (c) => c.expr)}, toString(${raw(view.check.raw)}) AS _v
+            FROM events WHERE ${where} GROUP BY ${aliases(view.keys, "_k")}`,
+      );
+      const merged = new Map(stored.map((row) => [keyOf(row, keys), BigInt(row._v)]));
+      return landed.some((row) => {
+        const value = merged.get(keyOf(row, keys));
+        return value === undefined || value < BigInt(row._v);
+      });
+    },
+    async countGroups(view, scope, unit) {
+      if (view.check.kind !== "count") throw new Error(`${view.view} is not a counting view`);
+      const where = unitFilter(scope, unit);
+      const keys = view.keys.length;
+      const group = aliases(view.keys, "_k");
+      const batch = await db.query<Keyed & { n: string }>(
+        sql`SELECT ${aliased(view.keys, "_k", (c) => c.expr)}, count() AS n FROM events WHERE ${where} GROUP BY ${group}`,
+      );
+      const counted = await db.query<Keyed & { n: string }>(
+        sql`SELECT ${aliased(view.keys, "_k", (c) => c.column)}, countMerge(${identifier(view.check.column)}) AS n
+            FROM ${identifier(view.target)} WHERE ${groupsOf(view, where)} GROUP BY ${group}`,
+      );
+      const stored = await db.query<Keyed & { n: string }>(
+        sql`SELECT ${aliased(view.keys, "_k", (c) => c.expr)}, count() AS n FROM events
+            WHERE (${exprs(view.keys)}) IN (SELECT ${exprs(view.keys)} FROM events WHERE ${where}) GROUP BY ${group}`,
+      );
+      const viewCounts = new Map(counted.map((row) => [keyOf(row, keys), Number(row.n)]));
+      const rawCounts = new Map(stored.map((row) => [keyOf(row, keys), Number(row.n)]));
+      return batch.map((row) => {
+        const key = keyOf(row, keys);
+        return { key, batch: Number(row.n), raw: rawCounts.get(key) ?? 0, view: viewCounts.get(key) ?? 0 };
+      });
+    },
+    async replay(view, scope, unit) {
+      await db.command(replayStatement(view, unitFilter(scope, unit)));
+    },
+  };
+}
