@@ -10,7 +10,9 @@ import { createEventConsumer } from "./consumer";
 import { createDeadLetterWriter } from "./dead-letters";
 import { createWorkerMetrics } from "./metrics";
 import { registerWorkerReadiness } from "./readiness";
+import { createViewRepair } from "./repair";
 import { createSink } from "./sink";
+import { createViewStore, VIEWS } from "./views";
 
 const config = loadConfigOrExit(workerEnvSchema, process.env);
 const logger = createLogger({ name: "worker", level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
@@ -37,6 +39,7 @@ const sink = createSink({
   db,
   insertRows: (rows) => inserter.insert("events", EVENT_COLUMNS, rows.map((row) => row.line).join("")),
   deadLetters: createDeadLetterWriter({ db, producer, dlqTopic: config.KAFKA_DLQ_TOPIC }),
+  views: createViewRepair({ store: createViewStore(db), views: VIEWS, logger, metrics, signal: hardStop.signal }),
   logger,
   metrics,
   backoff,

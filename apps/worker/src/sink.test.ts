@@ -4,7 +4,8 @@ import { createRegistry } from "@sluice/metrics";
 import { describe, expect, it } from "vitest";
 import type { DeadLetter, PendingRow } from "./decode";
 import { createWorkerMetrics } from "./metrics";
-import { createSink, type Item } from "./sink";
+import type { ViewRepair } from "./repair";
+import { createSink, type Item, scopeOf } from "./sink";
 import { makeEvent } from "./test-support";
 
 /** An in-memory `events` table that answers the sink's three reads and can fail inserts on demand. */
@@ -14,6 +15,8 @@ class FakeClickHouse implements ClickHouse {
   /** Failures for the next inserts: `landed` simulates a timeout after the server stored the rows. */
   failures: { error: Error; landed: boolean }[] = [];
   rejectOffset: string | undefined;
+  /** Offsets events_offsets missed (an insert cut before that view): its maximum ignores them. */
+  offsetsMissed = new Set<string>();
 
   async query<T>(query: SqlFragment): Promise<T[]> {
     const text = toSql(query);
@@ -21,21 +24,24 @@ class FakeClickHouse implements ClickHouse {
     const inPartition = this.rows.filter((row) => partition === -1 || row.partition === partition);
     if (text.includes("FROM events_offsets")) {
       const max = new Map<number, number>();
-      for (const row of this.rows) max.set(row.partition, Math.max(max.get(row.partition) ?? -1, Number(row.offset)));
+      for (const row of this.rows) {
+        if (this.offsetsMissed.has(row.offset)) continue;
+        max.set(row.partition, Math.max(max.get(row.partition) ?? -1, Number(row.offset)));
+      }
       return [...max].map(([part, stored]) => ({ part, stored_max: String(stored) })) as T[];
+    }
+    if (text.includes("AS id,")) {
+      const limit = Number(/LIMIT (\d+)/.exec(text)?.[1]);
+      return [...inPartition]
+        .sort((a, b) => Number(b.offset) - Number(a.offset))
+        .slice(0, limit)
+        .map((row) => ({ id: row.eventId, stored_offset: row.offset })) as T[];
     }
     if (text.includes("AS stored_offset")) {
       const [, lo, hi] = /kafka_offset >= (\d+) AND kafka_offset <= (\d+)/.exec(text) ?? [];
       return inPartition
         .filter((row) => Number(row.offset) >= Number(lo) && Number(row.offset) <= Number(hi))
         .map((row) => ({ stored_offset: String(row.offset) })) as T[];
-    }
-    if (text.includes("AS id FROM events")) {
-      const limit = Number(/LIMIT (\d+)/.exec(text)?.[1]);
-      return [...inPartition]
-        .sort((a, b) => Number(b.offset) - Number(a.offset))
-        .slice(0, limit)
-        .map((row) => ({ id: row.eventId })) as T[];
     }
     throw new Error(`unexpected query: ${text}`);
   }
@@ -48,17 +54,33 @@ class FakeClickHouse implements ClickHouse {
     const failure = this.failures.shift();
     if (failure) {
       if (failure.landed) this.rows.push(...typed);
+      this.log.push(`insert failed${failure.landed ? " after landing" : ""}`);
       throw failure.error;
     }
     if (typed.some((row) => String(row.offset) === this.rejectOffset))
       throw new Error("Code: 27, e.displayText() = DB::Exception: Cannot parse input");
     this.inserts.push([...typed]);
     this.rows.push(...typed);
+    this.log.push(`insert ${typed.length}`);
   }
+  /** What happened, in order: inserts, settles and view repairs (with the scope's SQL). */
+  log: string[] = [];
   async ping() {
     return true;
   }
   async close() {}
+}
+
+/** Records the sink's calls into the view repair in the fake's log. */
+function fakeViews(db: FakeClickHouse): ViewRepair {
+  return {
+    async settle() {
+      db.log.push("settle");
+    },
+    async repair(scope) {
+      db.log.push(`repair ${toSql(scope).replace(/\s+/g, " ")}`);
+    },
+  };
 }
 
 function setup(db: FakeClickHouse, dedupWindow = 1000) {
@@ -67,6 +89,7 @@ function setup(db: FakeClickHouse, dedupWindow = 1000) {
   const sink = createSink({
     db,
     insertRows: (rows) => db.insertRows(rows),
+    views: fakeViews(db),
     deadLetters: {
       async write(items) {
         dead.push(...items);
@@ -191,5 +214,129 @@ describe("exactly-once sink", () => {
     ]);
     expect(dead[1]?.details).toContain("channel");
     expect(db.rows).toHaveLength(1);
+  });
+});
+
+const repairs = (db: FakeClickHouse) => db.log.filter((entry) => entry.startsWith("repair"));
+
+describe("sink: views after a cut insert", () => {
+  it("settles in-flight inserts, then repairs the views for exactly the failed insert's landed rows", async () => {
+    const db = new FakeClickHouse();
+    const { sink } = setup(db);
+    await sink.load("events", 0);
+    db.failures.push({ error: new Error("connect ECONNREFUSED"), landed: false });
+    db.failures.push({ error: Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), landed: true });
+    const commits = await sink.write(admitAll(sink, [makeEvent(1), makeEvent(2), makeEvent(3)]));
+    expect(commits).toEqual([{ topic: "events", partition: 0, offset: "3" }]);
+    expect(db.log.map((entry) => entry.replace(/^repair .*/, "repair"))).toEqual([
+      "insert failed",
+      "settle",
+      "insert failed after landing",
+      "settle",
+      "repair",
+    ]);
+    expect(repairs(db)[0]).toContain(
+      "kafka_topic = 'events' AND kafka_partition = 0 AND (kafka_offset >= 0 AND kafka_offset <= 2)",
+    );
+    expect(db.rows).toHaveLength(3);
+  });
+
+  it("does not repair when a failed insert did not land", async () => {
+    const db = new FakeClickHouse();
+    const { sink } = setup(db);
+    await sink.load("events", 0);
+    db.failures.push({ error: new Error("connect ECONNREFUSED"), landed: false });
+    await sink.write(admitAll(sink, [makeEvent(1)]));
+    expect(repairs(db)).toEqual([]);
+    expect(db.rows).toHaveLength(1);
+  });
+
+  it("after a crash, the new owner checks the views of rows stored past the committed position once, first", async () => {
+    const db = new FakeClickHouse();
+    const events = Array.from({ length: 6 }, (_, i) => makeEvent(i));
+    const first = setup(db);
+    await first.sink.load("events", 0);
+    await first.sink.write(admitAll(first.sink, events.slice(0, 4)));
+
+    // Nothing was committed: the new owner is redelivered everything from offset 0.
+    db.log = [];
+    const second = setup(db);
+    await second.sink.load("events", 0);
+    await second.sink.write(admitAll(second.sink, events.slice(0, 3)));
+    await second.sink.write(admitAll(second.sink, events.slice(3), 3));
+    expect(db.log[0]).toMatch(
+      /^repair kafka_topic = 'events' AND kafka_partition = 0 AND kafka_offset >= 0 AND kafka_offset <= 3$/,
+    );
+    expect(repairs(db)).toHaveLength(1);
+    expect(db.rows.map((row) => Number(row.offset)).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it("has nothing to check when the committed position is past every stored row", async () => {
+    const db = new FakeClickHouse();
+    const events = Array.from({ length: 6 }, (_, i) => makeEvent(i));
+    const first = setup(db);
+    await first.sink.load("events", 0);
+    await first.sink.write(admitAll(first.sink, events.slice(0, 4)));
+    const second = setup(db);
+    await second.sink.load("events", 0);
+    await second.sink.write(admitAll(second.sink, events.slice(4), 4));
+    expect(repairs(db)).toEqual([]);
+    expect(db.rows).toHaveLength(6);
+  });
+
+  it("treats rows up to the raw maximum read at load as suspects when events_offsets missed them", async () => {
+    const db = new FakeClickHouse();
+    const events = Array.from({ length: 4 }, (_, i) => makeEvent(i));
+    const first = setup(db);
+    await first.sink.load("events", 0);
+    await first.sink.write(admitAll(first.sink, events));
+    db.offsetsMissed = new Set(["2", "3"]);
+    // A one-id window forgets offsets 0..2, so only the offset check can catch their redelivery.
+    const second = setup(db, 1);
+    await second.sink.load("events", 0);
+    await second.sink.write(admitAll(second.sink, events));
+    expect(db.rows).toHaveLength(4);
+  });
+
+  it("does not split and re-insert rows a view rejected after they landed; it repairs them", async () => {
+    const db = new FakeClickHouse();
+    const { sink, dead } = setup(db);
+    await sink.load("events", 0);
+    db.failures.push({
+      error: new Error("Code: 53, e.displayText() = DB::Exception: Type mismatch: while pushing to view"),
+      landed: true,
+    });
+    await sink.write(admitAll(sink, [makeEvent(1), makeEvent(2)]));
+    expect(dead).toEqual([]);
+    expect(db.rows).toHaveLength(2);
+    expect(repairs(db)).toHaveLength(1);
+  });
+});
+
+describe("scopeOf", () => {
+  const row = (offset: number, partition = 0): PendingRow => ({
+    line: "",
+    eventId: `id-${offset}`,
+    eventName: offset % 2 ? "b" : "a",
+    timestamp: 1000 + offset,
+    month: 202603,
+    topic: "events",
+    partition,
+    offset: String(offset),
+  });
+
+  it("describes the rows by runs of offsets per partition, with names and time range", () => {
+    const text = toSql(scopeOf([9, 5, 6, 7].map((offset) => row(offset)).concat(row(3, 1)))).replace(/\s+/g, " ");
+    expect(text).toBe(
+      "event_name IN ('b', 'a') AND timestamp >= toDateTime(1003) AND timestamp <= toDateTime(1009) AND " +
+        "((kafka_topic = 'events' AND kafka_partition = 0 AND (kafka_offset >= 5 AND kafka_offset <= 7 OR kafka_offset >= 9 AND kafka_offset <= 9)) OR " +
+        "(kafka_topic = 'events' AND kafka_partition = 1 AND (kafka_offset >= 3 AND kafka_offset <= 3)))",
+    );
+  });
+
+  it("falls back to the offset range when the rows have too many gaps", () => {
+    const text = toSql(scopeOf(Array.from({ length: 600 }, (_, i) => row(i * 2))));
+    expect(text).toContain("(kafka_offset >= 0 AND kafka_offset <= 1198)");
+    expect(text.length).toBeLessThan(500);
   });
 });

@@ -15,28 +15,46 @@
  *    month present in the flush (normally exactly one), each of which lands whole or not at all.
  *    The views are fed after the raw part is written, in the same request.
  * 3. Failed inserts. A transient failure (connection refused or reset, timeout, 5xx, overload) may
- *    still have landed server-side, so before every retry all rows of the failed insert become
- *    suspects and the landed ones are dropped; then it retries with capped exponential backoff,
- *    forever, reporting unhealthy meanwhile. An error that blames the rows (parse, type) splits the
- *    insert in halves until the offending row is alone, and that row is dead-lettered.
- * 4. Duplicate event_ids (client retries; the ingest keys messages by user, so a retry lands in the
+ *    still have landed server-side, so before every retry the sink waits until the server runs no
+ *    insert into `events` that was running when it looked (a timed-out insert goes on server-side),
+ *    then all rows of the failed insert become suspects and the landed ones are dropped; then it
+ *    retries with capped exponential backoff, forever, reporting unhealthy meanwhile. An error that
+ *    blames the rows (parse, type) splits the insert in halves until the offending row is alone, and
+ *    that row is dead-lettered — unless the rows landed (a view failed after the raw part), which is
+ *    a failed insert as above.
+ * 4. Views after a cut insert. ClickHouse writes the raw part, then feeds the views one by one, with no
+ *    transaction: a server stopped or killed in between leaves rows in `events` that some views lack.
+ *    When a failed insert's rows turn out to have landed, and once per partition for the rows a
+ *    previous owner stored past the committed position (it may have crashed right after such a cut),
+ *    every view is checked for exactly those rows and replayed where it missed them (repair.ts, views.ts)
+ *    before the offsets are committed. `events_offsets` is one of these views, so the suspect
+ *    threshold also takes the highest offset read from the raw rows when the partition was loaded.
+ * 5. Duplicate event_ids (client retries; the ingest keys messages by user, so a retry lands in the
  *    same partition): dropped within the buffer, and against a bounded per-partition window of the
  *    most recent ids, rebuilt from ClickHouse when the partition is assigned.
- * 5. Poison messages (not JSON, schema violations) are dead-lettered: published to the DLQ topic and
+ * 6. Poison messages (not JSON, schema violations) are dead-lettered: published to the DLQ topic and
  *    recorded in `events_dead_letter`, whose key is the source offset, so a redelivered poison
  *    message is recorded once. They never block their partition.
- * 6. Offsets are committed (by the consumer) only after `write` resolves, i.e. after ClickHouse has
- *    every row of the flush. A crash before the commit replays the flush; step 1 drops what landed.
+ * 7. Offsets are committed (by the consumer) only after `write` resolves, i.e. after ClickHouse has
+ *    every row of the flush and its views have been checked where needed. A crash before the commit
+ *    replays the flush; steps 1 and 4 drop what landed and complete its views.
  *
- * What this cannot cover: ClickHouse crashing between writing a raw part and feeding the views of
- * the same insert (no transactions on 18.16) leaves the views short of those rows.
+ * What this cannot cover (see docs/RELIABILITY.md): a counting view (`events_hourly`) cannot tell whose
+ * rows it missed, only by how many per group; the repair decides from those counts, and could count a
+ * unit twice only if our insert had fed the view, its answer was lost, and other cut inserts not yet
+ * repaired by their own workers covered every group of ours with at least as many rows for 30 s. A
+ * worker that lost its partition but still inserts into it (a zombie) can race the new owner, as before.
+ * Views must read FROM `events`: a cut between a view's target and a view reading FROM that target is
+ * not detected. Rows stored past the committed position but older than the id window (a group that
+ * lost its committed offsets) are not checked.
  */
-import { type ClickHouse, sql } from "@sluice/clickhouse";
+import { type ClickHouse, join, type SqlFragment, sql } from "@sluice/clickhouse";
 import type { Logger } from "pino";
 import type { DeadLetterWriter } from "./dead-letters";
 import { type DeadLetter, type Decoded, decodeMessage, type PendingRow, type RawMessage } from "./decode";
 import type { WorkerMetrics } from "./metrics";
 import { RecentIds } from "./recent-ids";
+import type { ViewRepair } from "./repair";
 import { type Backoff, backoffDelay, isRowError, sleep } from "./retry";
 
 /** What the consumer buffers: a decoded message, or the position of a duplicate to commit past. */
@@ -56,6 +74,8 @@ export interface SinkDeps {
   /** Writes rows to `events` in one insert (the worker sends their TabSeparated lines). */
   insertRows(rows: readonly PendingRow[]): Promise<void>;
   deadLetters: DeadLetterWriter;
+  /** Checks and repairs the views for rows that may have landed without them (repair.ts). */
+  views: ViewRepair;
   logger: Logger;
   metrics: WorkerMetrics;
   backoff: Backoff;
@@ -84,6 +104,14 @@ interface PartitionState {
   /** Offsets below this were already taken into the buffer; kafkajs redelivers them after a rebalance. */
   nextOffset: number;
   ids: RecentIds;
+  /** The highest offset in `events` when the partition was loaded (-1: none), read from the raw rows themselves. */
+  rawMax: number;
+  /** The lowest offset of the id window read at load: the recovery looks no further back. */
+  windowLow: number;
+  /** The first offset taken after loading: where the committed position was. */
+  firstOffset?: number;
+  /** Whether the rows a previous owner stored past the committed position have had their views checked. */
+  recovered: boolean;
 }
 
 interface Rejected {
@@ -93,6 +121,50 @@ interface Rejected {
 
 const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
+const always = () => true;
+
+/** More runs than this and the scope falls back to the partition's offset range (see scopeOf). */
+const MAX_RUNS = 500;
+
+/**
+ * SQL for exactly these rows of `events`: per partition, the runs of consecutive offsets (a flush's
+ * offsets are nearly contiguous, so this stays short where a list of offsets or ids could exceed
+ * ClickHouse's 256 KiB query limit), plus event names and time range so reads use the primary key.
+ * A batch with more gaps than MAX_RUNS is described by its offset range, which may take in rows of
+ * other inserts; the repair tells inserts apart by `inserted_at`, so those are merely checked too.
+ */
+export function scopeOf(rows: readonly PendingRow[]): SqlFragment {
+  const byPartition = new Map<string, { topic: string; partition: number; offsets: number[] }>();
+  const names = new Set<string>();
+  let [minTs, maxTs] = [Infinity, -Infinity];
+  for (const row of rows) {
+    names.add(row.eventName);
+    minTs = Math.min(minTs, row.timestamp);
+    maxTs = Math.max(maxTs, row.timestamp);
+    const key = partitionKey(row.topic, row.partition);
+    const entry = byPartition.get(key) ?? { topic: row.topic, partition: row.partition, offsets: [] };
+    entry.offsets.push(Number(row.offset));
+    byPartition.set(key, entry);
+  }
+  const partitions = [...byPartition.values()].map(({ topic, partition, offsets }) => {
+    offsets.sort((a, b) => a - b);
+    const runs: [number, number][] = [];
+    for (const offset of offsets) {
+      const last = runs[runs.length - 1];
+      if (last && offset <= last[1] + 1) last[1] = Math.max(last[1], offset);
+      else runs.push([offset, offset]);
+    }
+    const bounded: [number, number][] = runs.length > MAX_RUNS ? [[offsets[0] ?? 0, offsets[offsets.length - 1] ?? 0]] : runs;
+    const ranges = join(
+      bounded.map(([from, to]) => sql`kafka_offset >= ${from} AND kafka_offset <= ${to}`),
+      " OR ",
+    );
+    return sql`(kafka_topic = ${topic} AND kafka_partition = ${partition} AND (${ranges}))`;
+  });
+  return sql`event_name IN ${[...names]} AND timestamp >= toDateTime(${minTs}) AND timestamp <= toDateTime(${maxTs})
+    AND (${join(partitions, " OR ")})`;
+}
+
 /** Creates the exactly-once sink described in this module's comment. */
 export function createSink(deps: SinkDeps): Sink {
   const { db, metrics, logger } = deps;
@@ -100,7 +172,12 @@ export function createSink(deps: SinkDeps): Sink {
   let healthy = true;
   let lastError: string | undefined;
 
-  async function retrying<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  /** Runs an operation until it succeeds; errors that blame rows are rethrown unless `transient` says otherwise. */
+  async function retrying<T>(
+    operation: string,
+    run: () => Promise<T>,
+    transient: (error: unknown) => boolean = (error) => !isRowError(error),
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await run();
@@ -109,7 +186,7 @@ export function createSink(deps: SinkDeps): Sink {
         lastError = undefined;
         return result;
       } catch (error) {
-        if (isRowError(error) || deps.signal?.aborted) throw error;
+        if (!transient(error) || deps.signal?.aborted) throw error;
         healthy = false;
         lastError = error instanceof Error ? error.message : String(error);
         metrics.retries.inc({ operation });
@@ -168,14 +245,51 @@ export function createSink(deps: SinkDeps): Sink {
 
   const rowKey = (row: PendingRow) => `${partitionKey(row.topic, row.partition)}\u0000${row.offset}`;
 
-  /** Drops the rows that already landed among those that may have. */
-  async function withoutLanded(rows: PendingRow[], suspect: (row: PendingRow) => boolean): Promise<PendingRow[]> {
+  /** Splits off the rows that already landed among those that may have. */
+  async function splitLanded(
+    rows: PendingRow[],
+    suspect: (row: PendingRow) => boolean,
+  ): Promise<{ rest: PendingRow[]; found: PendingRow[] }> {
     const suspects = rows.filter(suspect);
-    if (suspects.length === 0) return rows;
-    const found = await landed(suspects);
-    if (found.size === 0) return rows;
-    metrics.duplicates.inc({ kind: "landed" }, found.size);
-    return rows.filter((row) => !found.has(rowKey(row)));
+    if (suspects.length === 0) return { rest: rows, found: [] };
+    const stored = await landed(suspects);
+    if (stored.size === 0) return { rest: rows, found: [] };
+    metrics.duplicates.inc({ kind: "landed" }, stored.size);
+    return {
+      rest: rows.filter((row) => !stored.has(rowKey(row))),
+      found: rows.filter((row) => stored.has(rowKey(row))),
+    };
+  }
+
+  /**
+   * The restart path: rows a previous owner stored past the committed position (it crashed, or lost
+   * the partition, before committing) may have been cut from their views like a failed insert's rows,
+   * and are redelivered here — as suspects or as ids the window already knows. Their views are checked
+   * once, before the partition's first offsets are committed, over the raw rows from the committed
+   * position up to the highest offset stored at load (no further back than the id window).
+   */
+  async function recover(items: readonly Item[]): Promise<void> {
+    if (![...partitions.values()].some((state) => !state.recovered)) return;
+    const seen = new Set<string>();
+    for (const item of items) {
+      const message = item.kind === "dead" ? item.dead.message : item.message;
+      const key = partitionKey(message.topic, message.partition);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const state = partitions.get(key);
+      if (!state || state.recovered || state.firstOffset === undefined) continue;
+      const from = Math.max(state.firstOffset, state.windowLow);
+      if (state.rawMax >= from) {
+        const zone = sql`kafka_topic = ${message.topic} AND kafka_partition = ${message.partition}
+          AND kafka_offset >= ${from} AND kafka_offset <= ${state.rawMax}`;
+        logger.info(
+          { partition: message.partition, from, to: state.rawMax },
+          "checking the views of rows stored but not committed",
+        );
+        await retrying("repair_views", () => deps.views.repair(zone), always);
+      }
+      state.recovered = true;
+    }
   }
 
   /** Inserts rows of one month exactly once; rows ClickHouse rejects are returned for the dead-letter path. */
@@ -189,13 +303,20 @@ export function createSink(deps: SinkDeps): Sink {
         for (const [partition, max] of await retrying("read_offsets", () => storedMaxima(topic)))
           maxima.set(partitionKey(topic, partition), max);
       }
+      // The raw maximum seen at load also counts: events_offsets is itself a view and may have missed a cut insert.
+      const storedMax = (row: PendingRow) => {
+        const key = partitionKey(row.topic, row.partition);
+        return Math.max(maxima.get(key) ?? -1, partitions.get(key)?.rawMax ?? -1);
+      };
       const everything = failedBefore;
-      pending = await retrying("check_landed", () =>
-        withoutLanded(
-          pending,
-          (row) => everything || Number(row.offset) <= (maxima.get(partitionKey(row.topic, row.partition)) ?? -1),
-        ),
+      // A failed insert may still be running server-side: look only once it is over, or it could land after the look.
+      if (everything) await retrying("settle_inserts", () => deps.views.settle(), always);
+      const { rest, found } = await retrying("check_landed", () =>
+        splitLanded(pending, (row) => everything || Number(row.offset) <= storedMax(row)),
       );
+      // Rows of our failed insert that landed: its raw part was written, its views perhaps not (or not all).
+      if (everything && found.length > 0) await retrying("repair_views", () => deps.views.repair(scopeOf(found)), always);
+      pending = rest;
       if (pending.length === 0) return [];
       const stopTimer = metrics.insertDuration.startTimer();
       try {
@@ -209,7 +330,10 @@ export function createSink(deps: SinkDeps): Sink {
         return [];
       } catch (error) {
         failedBefore = true;
-        if (isRowError(error)) return bisect(pending, error);
+        // A view's SELECT can fail on content after the raw part was written: those rows are stored, and
+        // splitting them would insert them again; they take the failed-insert path (check, repair) instead.
+        if (isRowError(error) && (await retrying("check_landed", () => landed(pending))).size === 0)
+          return bisect(pending, error);
         if (deps.signal?.aborted) throw error;
         healthy = false;
         lastError = error instanceof Error ? error.message : String(error);
@@ -237,8 +361,8 @@ export function createSink(deps: SinkDeps): Sink {
 
   return {
     async load(topic, partition) {
-      const ids = await db.query<{ id: string }>(
-        sql`SELECT toString(event_id) AS id FROM events
+      const ids = await db.query<{ id: string; stored_offset: string }>(
+        sql`SELECT toString(event_id) AS id, toString(kafka_offset) AS stored_offset FROM events
             WHERE kafka_topic = ${topic} AND kafka_partition = ${partition}
             ORDER BY kafka_offset DESC LIMIT ${deps.dedupWindow}`,
       );
@@ -247,7 +371,13 @@ export function createSink(deps: SinkDeps): Sink {
         const id = ids[i]?.id;
         if (id) window.add(id);
       }
-      partitions.set(partitionKey(topic, partition), { nextOffset: -1, ids: window });
+      partitions.set(partitionKey(topic, partition), {
+        nextOffset: -1,
+        ids: window,
+        rawMax: Number(ids[0]?.stored_offset ?? -1),
+        windowLow: Number(ids[ids.length - 1]?.stored_offset ?? 0),
+        recovered: false,
+      });
     },
     forget(topic, partition) {
       partitions.delete(partitionKey(topic, partition));
@@ -260,6 +390,7 @@ export function createSink(deps: SinkDeps): Sink {
       if (!state) throw new Error(`partition ${message.topic}/${message.partition} admitted before it was loaded`);
       const offset = Number(message.offset);
       if (offset < state.nextOffset) return undefined;
+      state.firstOffset ??= offset;
       state.nextOffset = offset + 1;
       const decoded = decodeMessage(message);
       if (decoded.kind === "dead") return decoded;
@@ -271,6 +402,7 @@ export function createSink(deps: SinkDeps): Sink {
       return decoded;
     },
     async write(items) {
+      await recover(items);
       const commits = new Map<string, CommitPosition>();
       const dead: DeadLetter[] = [];
       const byMonth = new Map<number, PendingRow[]>();

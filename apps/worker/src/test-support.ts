@@ -7,7 +7,9 @@ import { testLogger, uniqueName } from "@sluice/testing";
 import { createEventConsumer, type EventConsumer } from "./consumer";
 import { createDeadLetterWriter } from "./dead-letters";
 import { createWorkerMetrics } from "./metrics";
+import { createViewRepair } from "./repair";
 import { createSink, type Sink } from "./sink";
+import { createViewStore, VIEWS } from "./views";
 
 /** A full event with typed metadata; `i` varies names, channels, users and hours. Test-only. */
 export function makeEvent(i: number, overrides: Partial<EventMessage> = {}): EventMessage {
@@ -76,6 +78,7 @@ export async function startInProcessWorker(
     db,
     insertRows: (rows) => inserter.insert("events", EVENT_COLUMNS, rows.map((row) => row.line).join("")),
     deadLetters: createDeadLetterWriter({ db, producer, dlqTopic: topics.dlq }),
+    views: createViewRepair({ store: createViewStore(db), views: VIEWS, logger: testLogger, metrics }),
     logger: testLogger,
     metrics,
     backoff,
