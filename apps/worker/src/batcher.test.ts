@@ -161,4 +161,75 @@ describe("batcher", () => {
       [3, 5],
     ]);
   });
+
+  it("bounds flushes and the buffer by weight as well as by count", async () => {
+    const flushed: number[][] = [];
+    const pressure: boolean[] = [];
+    const gates: ReturnType<typeof deferred>[] = [];
+    const batcher = createBatcher<number>({
+      maxRows: 100,
+      maxBytes: 10,
+      maxWaitMs: 1000,
+      maxBuffered: 100,
+      maxBufferedBytes: 25,
+      weigh: (n) => n,
+      flush: async (items) => {
+        flushed.push(items);
+        const gate = deferred();
+        gates.push(gate);
+        await gate.promise;
+      },
+      onPressure: (full) => pressure.push(full),
+    });
+    batcher.add([4, 4]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(flushed).toEqual([]);
+    batcher.add([4, 12]);
+    await vi.advanceTimersByTimeAsync(0);
+    // Weight 10 reached: the flush takes what fits in 10, never splitting an item.
+    expect(flushed).toEqual([[4, 4]]);
+    expect(batcher.bytes).toBe(24);
+    expect(batcher.full).toBe(false);
+    batcher.add([1]);
+    expect(batcher.full).toBe(true);
+    expect(pressure).toEqual([true]);
+    gates[0]?.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    // An item heavier than maxBytes still goes, alone.
+    expect(flushed[1]).toEqual([4]);
+    gates[1]?.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(flushed[2]).toEqual([12]);
+    expect(pressure).toEqual([true, false]);
+    gates[2]?.resolve();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(flushed[3]).toEqual([1]);
+    gates[3]?.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batcher.bytes).toBe(0);
+    expect(batcher.size).toBe(0);
+  });
+
+  it("keeps the weight right when items are removed or a flush fails", async () => {
+    let fail = true;
+    const batcher = createBatcher<number>({
+      maxRows: 2,
+      maxWaitMs: 100,
+      maxBuffered: 100,
+      maxBufferedBytes: 1000,
+      weigh: (n) => n,
+      flush: async () => {
+        if (fail) throw new Error("boom");
+      },
+    });
+    batcher.add([10, 20, 30]);
+    expect(batcher.bytes).toBe(60);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batcher.bytes).toBe(60);
+    expect(batcher.remove((n) => n === 30)).toBe(1);
+    expect(batcher.bytes).toBe(30);
+    fail = false;
+    await batcher.drain();
+    expect(batcher.bytes).toBe(0);
+  });
 });

@@ -13,10 +13,17 @@ export const workerEnvSchema = z
     /** Lower than Kafka's 30 s default would let a crashed worker's partitions move faster; 6 s is the broker minimum. */
     KAFKA_SESSION_TIMEOUT_MS: positiveInt(30_000),
     KAFKA_HEARTBEAT_INTERVAL_MS: positiveInt(3_000),
-    BATCH_MAX_ROWS: positiveInt(10_000),
+    /**
+     * A flush starts once this many rows (or BATCH_MAX_BYTES) are buffered and carries at most that
+     * many, so a backlog goes in few large inserts: each insert into `events` and its three views costs
+     * ClickHouse ~0.2 s whatever its size, plus ~8 µs a row. Under normal load BATCH_MAX_WAIT_MS decides.
+     */
+    BATCH_MAX_ROWS: positiveInt(50_000),
+    BATCH_MAX_BYTES: positiveInt(32 * 1024 * 1024),
     BATCH_MAX_WAIT_MS: positiveInt(1_000),
-    /** Messages held in memory before the consumer pauses; bounds RSS whatever the backlog. */
-    BUFFER_MAX_ROWS: positiveInt(20_000),
+    /** Messages (and their approximate bytes) held in memory before the consumer pauses; bounds RSS whatever the backlog. */
+    BUFFER_MAX_ROWS: positiveInt(100_000),
+    BUFFER_MAX_BYTES: positiveInt(64 * 1024 * 1024),
     /** Event ids remembered per partition to drop client retries that reuse an event_id. */
     DEDUP_WINDOW_PER_PARTITION: positiveInt(50_000),
     RETRY_INITIAL_MS: positiveInt(200),
@@ -26,6 +33,10 @@ export const workerEnvSchema = z
   .refine((env) => env.BUFFER_MAX_ROWS >= env.BATCH_MAX_ROWS, {
     path: ["BUFFER_MAX_ROWS"],
     message: "must be at least BATCH_MAX_ROWS",
+  })
+  .refine((env) => env.BUFFER_MAX_BYTES >= env.BATCH_MAX_BYTES, {
+    path: ["BUFFER_MAX_BYTES"],
+    message: "must be at least BATCH_MAX_BYTES",
   })
   .refine((env) => env.RETRY_MAX_MS >= env.RETRY_INITIAL_MS, {
     path: ["RETRY_MAX_MS"],

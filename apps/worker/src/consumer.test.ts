@@ -1,11 +1,12 @@
 import { EventEmitter } from "node:events";
 import { createRegistry } from "@sluice/metrics";
 import { testLogger } from "@sluice/testing";
-import type { Kafka } from "kafkajs";
+import type { ConsumerRunConfig, EachBatchPayload, Kafka } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { createEventConsumer } from "./consumer";
+import { createEventConsumer, itemWeight } from "./consumer";
+import type { RawMessage } from "./decode";
 import { createWorkerMetrics } from "./metrics";
-import type { Sink } from "./sink";
+import type { CommitPosition, Item, Sink } from "./sink";
 
 const EVENTS = { GROUP_JOIN: "consumer.group_join", CRASH: "consumer.crash" } as const;
 
@@ -14,17 +15,32 @@ class FakeConsumer extends EventEmitter {
   readonly events = EVENTS;
   runs = 0;
   disconnects = 0;
+  config: ConsumerRunConfig | undefined;
+  paused = false;
+  /** Each commitOffsets call; the test settles `done` when it wants the commit to finish. */
+  commits: { offsets: string[]; done: () => void }[] = [];
+  commitsFinish = false;
   async connect() {}
   async subscribe() {}
-  async run() {
+  async run(config: ConsumerRunConfig) {
     this.runs++;
+    this.config = config;
   }
   async disconnect() {
     this.disconnects++;
   }
-  pause() {}
-  resume() {}
-  async commitOffsets() {}
+  pause() {
+    this.paused = true;
+  }
+  resume() {
+    this.paused = false;
+  }
+  commitOffsets(offsets: { offset: string }[]) {
+    return new Promise<void>((resolve) => {
+      this.commits.push({ offsets: offsets.map((position) => position.offset), done: resolve });
+      if (this.commitsFinish) resolve();
+    });
+  }
 }
 
 function setup() {
@@ -49,6 +65,55 @@ function setup() {
     backoff: { initialMs: 10, maxMs: 20 },
   });
   return { consumer, consumers };
+}
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((res) => {
+    resolve = res;
+  });
+  return { promise, resolve };
+}
+
+const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A sink whose writes wait until the test releases them, recording what each carried. */
+function gatedSink() {
+  const writes: { offsets: string[]; release: () => void }[] = [];
+  let running = 0;
+  let maxRunning = 0;
+  const sink = {
+    isLoaded: () => true,
+    load: async () => undefined,
+    forget: () => undefined,
+    admit: (message: RawMessage): Item => ({ kind: "skip", message }),
+    async write(items: readonly Item[]): Promise<CommitPosition[]> {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      const gate = deferred<void>();
+      const offsets = items.map((item) => (item.kind === "dead" ? item.dead.message : item.message).offset);
+      writes.push({ offsets, release: () => gate.resolve() });
+      await gate.promise;
+      running--;
+      const last = Number(offsets[offsets.length - 1]);
+      return [{ topic: "events", partition: 0, offset: String(last + 1) }];
+    },
+  } as unknown as Sink;
+  return { sink, writes, maxRunning: () => maxRunning };
+}
+
+function batchOf(offsets: number[]): EachBatchPayload {
+  return {
+    batch: {
+      topic: "events",
+      partition: 0,
+      highWatermark: "100",
+      messages: offsets.map((offset) => ({ offset: String(offset), key: null, value: Buffer.from("{}") })),
+    },
+    resolveOffset: () => undefined,
+    isRunning: () => true,
+    isStale: () => false,
+  } as unknown as EachBatchPayload;
 }
 
 const join = (fake: FakeConsumer | undefined) =>
@@ -79,5 +144,85 @@ describe("event consumer", () => {
     consumers[0]?.emit(EVENTS.CRASH, { payload: { restart: false, error: new Error("late") } });
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(consumers).toHaveLength(1);
+  });
+
+  it("keeps fetching into the buffer while one flush is in flight, pauses when full, commits each flush after its insert", async () => {
+    const consumers: FakeConsumer[] = [];
+    const kafka = {
+      consumer: () => {
+        const fake = new FakeConsumer();
+        consumers.push(fake);
+        return fake;
+      },
+    } as unknown as Kafka;
+    const { sink, writes, maxRunning } = gatedSink();
+    const consumer = createEventConsumer({
+      kafka,
+      sink,
+      logger: testLogger,
+      metrics: createWorkerMetrics(createRegistry("test")),
+      topic: "events",
+      groupId: "g",
+      sessionTimeoutMs: 10_000,
+      heartbeatIntervalMs: 1000,
+      batch: { maxRows: 2, maxWaitMs: 10_000, maxBuffered: 6 },
+      backoff: { initialMs: 10, maxMs: 20 },
+    });
+    await consumer.start();
+    const fake = consumers[0] as FakeConsumer;
+    join(fake);
+    const eachBatch = (offsets: number[]) => fake.config?.eachBatch?.(batchOf(offsets));
+
+    await eachBatch([0, 1, 2]);
+    await tick();
+    expect(writes.map((write) => write.offsets)).toEqual([["0", "1"]]);
+    // The insert is in flight: fetching and buffering go on, but no second flush starts.
+    await eachBatch([3, 4]);
+    await tick();
+    expect(writes).toHaveLength(1);
+    expect(fake.paused).toBe(false);
+    await eachBatch([5, 6]);
+    expect(consumer.paused).toBe(true);
+    expect(fake.paused).toBe(true);
+    expect(fake.commits).toEqual([]);
+
+    writes[0]?.release();
+    await tick();
+    // Committed only now, past the flushed rows; the next flush started without waiting for the commit.
+    expect(fake.commits.map((commit) => commit.offsets)).toEqual([["2"]]);
+    expect(writes.map((write) => write.offsets)).toEqual([
+      ["0", "1"],
+      ["2", "3"],
+    ]);
+    expect(fake.paused).toBe(false);
+    writes[1]?.release();
+    await tick();
+    // Commits run in order: the second waits for the first to finish, so offsets never move back.
+    expect(fake.commits).toHaveLength(1);
+    fake.commits[0]?.done();
+    await tick();
+    expect(fake.commits.map((commit) => commit.offsets)).toEqual([["2"], ["4"]]);
+
+    // Stop flushes what is left (in flight first, then the rest) and waits for its commits.
+    fake.commitsFinish = true;
+    fake.commits[1]?.done();
+    const stopped = consumer.stop();
+    for (let i = 0; i < 20 && writes.length < 4; i++) {
+      writes[writes.length - 1]?.release();
+      await tick();
+    }
+    writes[writes.length - 1]?.release();
+    await stopped;
+    expect(writes.map((write) => write.offsets)).toEqual([["0", "1"], ["2", "3"], ["4", "5"], ["6"]]);
+    expect(fake.commits.map((commit) => commit.offsets).at(-1)).toEqual(["7"]);
+    expect(maxRunning()).toBe(1);
+  });
+
+  it("weighs an item by the text and line it holds", () => {
+    const message: RawMessage = { topic: "events", partition: 0, offset: "1", key: null, value: null, text: "x".repeat(300) };
+    const row = { kind: "row", message, row: { line: "y".repeat(200) } } as unknown as Item;
+    const dead = { kind: "dead", dead: { reason: "invalid_json", details: "", eventId: "", message } } as Item;
+    expect(itemWeight(row) - itemWeight(dead)).toBe(200);
+    expect(itemWeight(dead)).toBeGreaterThan(300);
   });
 });

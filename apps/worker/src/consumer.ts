@@ -14,7 +14,7 @@ export interface EventConsumerDeps {
   groupId: string;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
-  batch: { maxRows: number; maxWaitMs: number; maxBuffered: number };
+  batch: { maxRows: number; maxBytes?: number; maxWaitMs: number; maxBuffered: number; maxBufferedBytes?: number };
   backoff: { initialMs: number; maxMs: number };
 }
 
@@ -31,6 +31,16 @@ export interface EventConsumer {
 
 function positionOf(item: Item) {
   return item.kind === "dead" ? item.dead.message : item.message;
+}
+
+/** Objects, ids and positions a buffered item holds besides its text (measured: ~350 B for a typical row). */
+const ITEM_OVERHEAD_BYTES = 400;
+
+/** About the memory a buffered item holds: its JSON text, its encoded line and the objects around them. */
+export function itemWeight(item: Item): number {
+  const message = positionOf(item);
+  const text = message.text?.length ?? message.value?.length ?? 0;
+  return ITEM_OVERHEAD_BYTES + text + (item.kind === "row" ? item.row.line.length : 0);
 }
 
 /**
@@ -73,13 +83,20 @@ export function createEventConsumer(deps: EventConsumerDeps): EventConsumer {
     }
   }
 
+  // Commits run one after another, so committed offsets only move forward, but the next flush does not
+  // wait for them: each follows the insert it belongs to, and ClickHouse, not Kafka, is the truth.
+  let commits: Promise<void> = Promise.resolve();
+
   const batcher: Batcher<Item> = createBatcher<Item>({
     maxRows: deps.batch.maxRows,
+    maxBytes: deps.batch.maxBytes,
     maxWaitMs: deps.batch.maxWaitMs,
     maxBuffered: deps.batch.maxBuffered,
+    maxBufferedBytes: deps.batch.maxBufferedBytes,
+    weigh: itemWeight,
     flush: async (items) => {
       const positions = await sink.write(items);
-      await commit(positions);
+      commits = commits.then(() => commit(positions));
       metrics.buffered.set(batcher.size - items.length);
     },
     onPressure: (full) => {
@@ -237,6 +254,7 @@ export function createEventConsumer(deps: EventConsumerDeps): EventConsumer {
       await inBatch;
       batcher.stop();
       await batcher.drain();
+      await commits;
       running = false;
       joined = false;
       await consumer.disconnect();

@@ -55,7 +55,13 @@ const consumer = createEventConsumer({
   groupId: config.KAFKA_GROUP_ID,
   sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
   heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL_MS,
-  batch: { maxRows: config.BATCH_MAX_ROWS, maxWaitMs: config.BATCH_MAX_WAIT_MS, maxBuffered: config.BUFFER_MAX_ROWS },
+  batch: {
+    maxRows: config.BATCH_MAX_ROWS,
+    maxBytes: config.BATCH_MAX_BYTES,
+    maxWaitMs: config.BATCH_MAX_WAIT_MS,
+    maxBuffered: config.BUFFER_MAX_ROWS,
+    maxBufferedBytes: config.BUFFER_MAX_BYTES,
+  },
   backoff,
 });
 registerWorkerReadiness({ readiness, consumer, sink, db });
