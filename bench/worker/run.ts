@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClickHouse, ensureDatabase, identifier, loadMigrations, migrate, raw, sql, toEventRow } from "@sluice/clickhouse";
@@ -114,6 +114,40 @@ async function ceiling(file: string, database: string): Promise<number> {
   return Date.now() - started;
 }
 
+// CPU seconds from /proc (clock ticks of 1/100 s on Linux): the box is shared, so wall-clock rates move
+// with everyone's load while CPU per row stays comparable. `cutime`/`cstime` of this process count the
+// children it has reaped (clickhouse-client, the worker) in full.
+const LOCAL = process.env.SLUICE_LOCAL_DIR ?? join(ROOT, ".local");
+function cpuSeconds(pid: number | "self", field: "own" | "children" = "own"): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const [user, system] = field === "own" ? [fields[11], fields[12]] : [fields[13], fields[14]];
+    return (Number(user) + Number(system)) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+function servicePid(name: string): number {
+  try {
+    return Number(readFileSync(join(LOCAL, "run", `${name}.pid`), "utf8").trim());
+  } catch {
+    return 0;
+  }
+}
+/** CPU seconds the phase's own child processes and the shared ClickHouse and Kafka used while `run` ran. */
+async function measureCpu<T>(run: () => Promise<T>) {
+  const [clickhouse, kafka] = [servicePid("clickhouse"), servicePid("kafka")];
+  const before = { child: cpuSeconds("self", "children"), clickhouse: cpuSeconds(clickhouse), kafka: cpuSeconds(kafka) };
+  const result = await run();
+  const cpu = {
+    child_s: Number((cpuSeconds("self", "children") - before.child).toFixed(2)),
+    clickhouse_s: Number((cpuSeconds(clickhouse) - before.clickhouse).toFixed(2)),
+    kafka_s: Number((cpuSeconds(kafka) - before.kafka).toFixed(2)),
+  };
+  return { result, cpu };
+}
+
 function rssMb(pid: number): number {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -185,28 +219,44 @@ const ceilingName = uniqueName("bench_ceiling");
 const ceilingDb = await freshDatabase(ceilingName);
 const file = join(tmpdir(), `${uniqueName("bench-worker")}.jsonl`);
 try {
-  log(`producing ${EVENTS} events to ${topic} (${PARTITIONS} partitions) and writing ${file}`);
+  const load = () =>
+    loadavg()
+      .map((value) => value.toFixed(2))
+      .join(" ");
+  log(`producing ${EVENTS} events to ${topic} (${PARTITIONS} partitions) and writing ${file}; load average ${load()}`);
   const produceMs = await produceBacklog(topic, file);
   log(`backlog ready in ${(produceMs / 1000).toFixed(1)} s`);
 
-  const ceilingMs = await ceiling(file, ceilingName);
+  const { result: ceilingMs, cpu: ceilingCpu } = await measureCpu(() => ceiling(file, ceilingName));
   const ceilingRows = await ceilingDb.count();
   const ceilingRate = ceilingRows / (ceilingMs / 1000);
-  log(`clickhouse-client: ${ceilingRows} rows in ${(ceilingMs / 1000).toFixed(2)} s = ${Math.round(ceilingRate)} rows/s`);
+  log(
+    `clickhouse-client: ${ceilingRows} rows in ${(ceilingMs / 1000).toFixed(2)} s = ${Math.round(ceilingRate)} rows/s; ` +
+      `CPU s: client ${ceilingCpu.child_s}, ClickHouse ${ceilingCpu.clickhouse_s}`,
+  );
 
-  const worker = await workerRun(topic, workerDb.name, workerDb.count);
+  log(`load average before the worker: ${load()}`);
+  const { result: worker, cpu: workerCpu } = await measureCpu(() => workerRun(topic, workerDb.name, workerDb.count));
   const workerRate = worker.rows / (worker.totalMs / 1000);
   const sinkRate = worker.rows / (Math.max(1, worker.sinkMs) / 1000);
   log(
     `worker: ${worker.rows} rows in ${(worker.totalMs / 1000).toFixed(2)} s from process start = ${Math.round(workerRate)} rows/s ` +
-      `(${Math.round(sinkRate)} rows/s from the first row), peak RSS ${worker.peakRssMb.toFixed(0)} MB`,
+      `(${Math.round(sinkRate)} rows/s from the first row), peak RSS ${worker.peakRssMb.toFixed(0)} MB; ` +
+      `CPU s: worker ${workerCpu.child_s}, ClickHouse ${workerCpu.clickhouse_s}, Kafka ${workerCpu.kafka_s}`,
   );
   const result = {
     at: new Date().toISOString(),
     events: EVENTS,
     partitions: PARTITIONS,
     produce_ms: produceMs,
-    ceiling: { tool: "clickhouse-client JSONEachRow", ms: ceilingMs, rows: ceilingRows, rows_per_s: Math.round(ceilingRate) },
+    load_average: loadavg().map((load) => Number(load.toFixed(2))),
+    ceiling: {
+      tool: "clickhouse-client JSONEachRow",
+      ms: ceilingMs,
+      rows: ceilingRows,
+      rows_per_s: Math.round(ceilingRate),
+      cpu: ceilingCpu,
+    },
     worker: {
       ms_from_start: worker.totalMs,
       ms_from_first_row: worker.sinkMs,
@@ -214,6 +264,7 @@ try {
       rows_per_s: Math.round(workerRate),
       rows_per_s_from_first_row: Math.round(sinkRate),
       peak_rss_mb: Math.round(worker.peakRssMb),
+      cpu: workerCpu,
     },
     ratio: Number((workerRate / ceilingRate).toFixed(3)),
     ratio_from_first_row: Number((sinkRate / ceilingRate).toFixed(3)),
