@@ -40,33 +40,135 @@ interface GroupRow {
   u: number;
 }
 
-// Hour and day keys are unix seconds so the answer does not depend on the server's time zone.
-const GROUP_KEY: Record<GroupBy, SqlFragment> = {
-  channel: raw("channel"),
-  campaign: raw("campaign_id"),
-  hour: raw("toUnixTimestamp(hour)"),
-  day: raw("intDiv(toUnixTimestamp(hour), 86400) * 86400"),
-};
+/** A half-open span of unix seconds. */
+export interface Span {
+  from: number;
+  to: number;
+}
 
-function rangeFilter(query: MetricsQuery): SqlFragment {
-  const conditions = [sql`hour >= toDateTime(${query.fromMs / 1000})`, sql`hour < toDateTime(${query.toMs / 1000})`];
-  if (query.eventName !== undefined) conditions.push(sql`event_name = ${query.eventName}`);
-  return join(conditions, " AND ");
+const DAY_SECONDS = 86_400;
+
+/**
+ * The range in unix seconds, split into the whole UTC days inside it (served by the daily rollups) and the
+ * hours outside them at either end (served by hourly rows). A range within one day is all edge.
+ */
+export function splitRange(range: TimeRange): { days: Span | undefined; edges: Span[] } {
+  const from = Math.floor(range.fromMs / 1000);
+  const to = Math.floor(range.toMs / 1000);
+  const firstDay = Math.ceil(from / DAY_SECONDS) * DAY_SECONDS;
+  const lastDay = Math.floor(to / DAY_SECONDS) * DAY_SECONDS;
+  if (firstDay >= lastDay) return { days: undefined, edges: from < to ? [{ from, to }] : [] };
+  const edges = [
+    { from, to: firstDay },
+    { from: lastDay, to },
+  ].filter((span) => span.from < span.to);
+  return { days: { from: firstDay, to: lastDay }, edges };
+}
+
+/** `events_rollup.name` of the rows that count every event name (event names are never empty). */
+const ALL_EVENTS = "";
+
+/** Rows tagged GROUP are the response's groups; rows tagged TOTAL only feed the total. */
+const GROUP = 0;
+const TOTAL = 1;
+
+function inSpans(column: SqlFragment, spans: Span[]): SqlFragment {
+  return join(
+    spans.map((span) => sql`(${column} >= toDateTime(${span.from}) AND ${column} < toDateTime(${span.to}))`),
+    " OR ",
+  );
+}
+
+/** States of one events_rollup kind over the spans, keyed by `group`. */
+function rollupRows(kind: string, name: string, spans: Span[], group: SqlFragment, tag: number): SqlFragment[] {
+  if (spans.length === 0) return [];
+  return [
+    sql`SELECT ${tag} AS t, ${group} AS g, events, users FROM events_rollup
+        WHERE kind = ${kind} AND name = ${name} AND (${inSpans(raw("bucket"), spans)})`,
+  ];
+}
+
+/** States of events_hourly over the spans (the channel and campaign edges), keyed by `group`. */
+function hourlyRows(eventName: string | undefined, spans: Span[], group: SqlFragment): SqlFragment[] {
+  if (spans.length === 0) return [];
+  const name = eventName === undefined ? raw("1") : sql`event_name = ${eventName}`;
+  return [
+    sql`SELECT ${GROUP} AS t, ${group} AS g, events, users FROM events_hourly
+        WHERE ${name} AND (${inSpans(raw("hour"), spans)})`,
+  ];
+}
+
+const BUCKET_SECONDS = raw("toUInt32(toUnixTimestamp(bucket))");
+const BUCKET_DAY = raw("toUInt32(intDiv(toUnixTimestamp(bucket), 86400) * 86400)");
+const NO_GROUP = raw("toUInt32(0)");
+
+/**
+ * The rows one request merges, and whether the total has rows of its own. Hour groups take their total
+ * from the daily states (a user active in many hours of a day is one hash there, not one per hour); the
+ * other groupings merge their own group states into the total, which reads nothing twice.
+ */
+function metricsRows(query: MetricsQuery): { rows: SqlFragment[]; separateTotal: boolean } {
+  const { days, edges } = splitRange(query);
+  const whole = days === undefined ? [] : [days];
+  const name = query.eventName ?? ALL_EVENTS;
+  switch (query.groupBy) {
+    case "hour": {
+      const groups = rollupRows("hour", name, [...whole, ...edges], BUCKET_SECONDS, GROUP);
+      if (days === undefined) return { rows: groups, separateTotal: false };
+      return {
+        rows: [
+          ...groups,
+          ...rollupRows("day", name, whole, NO_GROUP, TOTAL),
+          ...rollupRows("hour", name, edges, NO_GROUP, TOTAL),
+        ],
+        separateTotal: true,
+      };
+    }
+    case "day":
+      return {
+        rows: [...rollupRows("day", name, whole, BUCKET_SECONDS, GROUP), ...rollupRows("hour", name, edges, BUCKET_DAY, GROUP)],
+        separateTotal: false,
+      };
+    case "channel":
+      return {
+        rows: [
+          ...rollupRows("day_channel", name, whole, raw("value"), GROUP),
+          ...hourlyRows(query.eventName, edges, raw("CAST(channel AS String)")),
+        ],
+        separateTotal: false,
+      };
+    case "campaign":
+      return {
+        rows: [
+          ...rollupRows("day_campaign", name, whole, raw("value"), GROUP),
+          ...hourlyRows(query.eventName, edges, raw("campaign_id")),
+        ],
+        separateTotal: false,
+      };
+  }
 }
 
 /**
- * Counts and unique users from the hourly view, per group and in total, in one pass: the inner query
- * merges the unique-user states per group, the outer one finalizes each group and merges the group
- * states into the total (never a sum of per-group uniques). Hour and day groups list every bucket of
- * the range, empty ones with zeros; channel and campaign groups list those with events, most events
- * first, with null for events that named none.
+ * Counts and unique users per group and in total, in one query over the rollups (see
+ * 0002_rollups.sql): whole UTC days from daily states, the partial days at either end from hourly ones.
+ * The inner query merges the unique-user states per group; the outer one finalizes each group and merges
+ * states into the total (never a sum of per-group uniques). Hour and day groups list every bucket of the
+ * range, empty ones with zeros; channel and campaign groups list those with events, most events first,
+ * with null for events that named none.
  */
 export async function queryMetrics(db: ClickHouse, query: MetricsQuery): Promise<Metrics> {
-  const [row] = await db.query(
-    sql`SELECT groupArray(g) AS gs, groupArray(e) AS es, groupArray(finalizeAggregation(s)) AS us, sum(e) AS te, uniqMerge(s) AS tu
-        FROM (SELECT ${GROUP_KEY[query.groupBy]} AS g, countMerge(events) AS e, uniqMergeState(users) AS s
-              FROM events_hourly WHERE ${rangeFilter(query)} GROUP BY g)`,
-  );
+  const { rows, separateTotal } = metricsRows(query);
+  const totalTag = separateTotal ? TOTAL : GROUP;
+  const [row] =
+    rows.length === 0
+      ? []
+      : await db.query(
+          sql`SELECT groupArrayIf(g, t = ${GROUP}) AS gs, groupArrayIf(e, t = ${GROUP}) AS es,
+                     groupArrayIf(finalizeAggregation(s), t = ${GROUP}) AS us,
+                     sumIf(e, t = ${totalTag}) AS te, uniqMergeIf(s, t = ${totalTag}) AS tu
+              FROM (SELECT t, g, countMerge(events) AS e, uniqMergeState(users) AS s
+                    FROM (${join(rows, " UNION ALL ")}) GROUP BY t, g)`,
+        );
   const result = resultRow.parse(row ?? { gs: [], es: [], us: [], te: 0, tu: 0 });
   const groups: GroupRow[] = result.gs.map((g, i) => ({ g, e: result.es[i] ?? 0, u: result.us[i] ?? 0 }));
   const total = { e: result.te, u: result.tu };

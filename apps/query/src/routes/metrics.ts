@@ -19,9 +19,10 @@ const MetricsSchema = z
 const route = createRoute({
   method: "get",
   path: "/metrics",
-  summary: "Event counts and unique users from the hourly aggregates",
+  summary: "Event counts and unique users from the pre-aggregated rollups",
   description:
-    "Answered from the hourly materialized view. The views hold whole UTC hours: `from` rounds down and `to` rounds up " +
+    "Answered from materialized rollups: whole UTC days from daily states, the hours of partial days from hourly ones. " +
+    "The rollups hold whole UTC hours: `from` rounds down and `to` rounds up " +
     "to an hour boundary, and the response's from/to give the range actually counted (inclusive from, exclusive to). " +
     "Default: the 24 hours ending at the end of the current hour. Ranges over 400 days are refused.",
   request: { query: metricsParamsSchema },

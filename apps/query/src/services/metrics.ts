@@ -16,7 +16,7 @@ export const metricsParamsSchema = z.object({
 
 export type MetricsParams = z.output<typeof metricsParamsSchema>;
 
-/** Counts and unique users over the range (widened to whole hours) from the hourly view. */
+/** Counts and unique users over the range (widened to whole hours) from the rollups. */
 export async function getMetrics(db: ClickHouse, params: MetricsParams, now: number): Promise<Metrics> {
   const range = metricsRange(params, now);
   return await readFromClickHouse(() => queryMetrics(db, { ...range, eventName: params.event_name, groupBy: params.group_by }));

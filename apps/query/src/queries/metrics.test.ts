@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { fakeClickHouse } from "../testing";
+import { type GroupBy, queryMetrics, splitRange } from "./metrics";
+
+const H = 3600;
+const D = 86_400;
+const MIDNIGHT = Date.UTC(2026, 1, 1) / 1000;
+const range = (from: number, to: number) => ({ fromMs: from * 1000, toMs: to * 1000 });
+
+describe("splitRange", () => {
+  it("takes whole UTC days from the middle and hours from the partial days at either end", () => {
+    expect(splitRange(range(MIDNIGHT - 5 * H, MIDNIGHT + 2 * D + 7 * H))).toEqual({
+      days: { from: MIDNIGHT, to: MIDNIGHT + 2 * D },
+      edges: [
+        { from: MIDNIGHT - 5 * H, to: MIDNIGHT },
+        { from: MIDNIGHT + 2 * D, to: MIDNIGHT + 2 * D + 7 * H },
+      ],
+    });
+  });
+
+  it("has no edges when the range is whole days, and one when only one end is partial", () => {
+    expect(splitRange(range(MIDNIGHT, MIDNIGHT + 3 * D))).toEqual({ days: { from: MIDNIGHT, to: MIDNIGHT + 3 * D }, edges: [] });
+    expect(splitRange(range(MIDNIGHT + H, MIDNIGHT + 3 * D))).toEqual({
+      days: { from: MIDNIGHT + D, to: MIDNIGHT + 3 * D },
+      edges: [{ from: MIDNIGHT + H, to: MIDNIGHT + D }],
+    });
+  });
+
+  it("is all edge when no whole day fits, and empty for an empty range", () => {
+    expect(splitRange(range(MIDNIGHT + H, MIDNIGHT + 20 * H))).toEqual({
+      days: undefined,
+      edges: [{ from: MIDNIGHT + H, to: MIDNIGHT + 20 * H }],
+    });
+    expect(splitRange(range(MIDNIGHT - H, MIDNIGHT + H))).toEqual({
+      days: undefined,
+      edges: [{ from: MIDNIGHT - H, to: MIDNIGHT + H }],
+    });
+    expect(splitRange(range(MIDNIGHT, MIDNIGHT))).toEqual({ days: undefined, edges: [] });
+  });
+});
+
+describe("queryMetrics routing", () => {
+  async function sqlFor(groupBy: GroupBy, from: number, to: number, eventName?: string): Promise<string> {
+    const db = fakeClickHouse();
+    await queryMetrics(db, { ...range(from, to), groupBy, eventName });
+    expect(db.seen).toHaveLength(1);
+    return (db.seen[0] ?? "").replace(/\s+/g, " ");
+  }
+  const thirtyDays = [MIDNIGHT, MIDNIGHT + 30 * D] as const;
+
+  it("answers whole days from the daily rollups only", async () => {
+    const day = await sqlFor("day", ...thirtyDays, "buy");
+    expect(day).toContain("kind = 'day' AND name = 'buy'");
+    expect(day).not.toContain("kind = 'hour'");
+    expect(day).not.toContain("events_hourly");
+    expect(await sqlFor("channel", ...thirtyDays)).toContain("kind = 'day_channel' AND name = ''");
+    expect(await sqlFor("campaign", ...thirtyDays)).toContain("kind = 'day_campaign' AND name = ''");
+    expect(await sqlFor("channel", ...thirtyDays)).not.toContain("events_hourly");
+  });
+
+  it("gives hour groups a total of their own from the daily states", async () => {
+    const hour = await sqlFor("hour", MIDNIGHT - 2 * H, MIDNIGHT + 30 * D, "buy");
+    expect(hour).toContain(
+      "SELECT 0 AS t, toUInt32(toUnixTimestamp(bucket)) AS g, events, users FROM events_rollup WHERE kind = 'hour'",
+    );
+    expect(hour).toContain("SELECT 1 AS t, toUInt32(0) AS g, events, users FROM events_rollup WHERE kind = 'day'");
+    expect(hour).toContain("SELECT 1 AS t, toUInt32(0) AS g, events, users FROM events_rollup WHERE kind = 'hour'");
+    expect(hour).toContain("uniqMergeIf(s, t = 1)");
+    const withinDay = await sqlFor("hour", MIDNIGHT + H, MIDNIGHT + 5 * H);
+    expect(withinDay).not.toContain("kind = 'day'");
+    expect(withinDay).toContain("uniqMergeIf(s, t = 0)");
+  });
+
+  it("reads the partial days of channel and campaign requests from events_hourly, for the requested name only", async () => {
+    const channel = await sqlFor("channel", MIDNIGHT - 3 * H, MIDNIGHT + D + 4 * H, "it's");
+    expect(channel).toContain("kind = 'day_channel' AND name = 'it\\'s'");
+    expect(channel).toContain(
+      `FROM events_hourly WHERE event_name = 'it\\'s' AND ((hour >= toDateTime(${MIDNIGHT - 3 * H}) AND hour < toDateTime(${MIDNIGHT})) OR (hour >= toDateTime(${MIDNIGHT + D}) AND hour < toDateTime(${MIDNIGHT + D + 4 * H})))`,
+    );
+    const campaign = await sqlFor("campaign", MIDNIGHT + H, MIDNIGHT + 2 * H);
+    expect(campaign).toContain("campaign_id AS g, events, users FROM events_hourly WHERE 1 AND");
+    expect(campaign).not.toContain("events_rollup");
+  });
+
+  it("does not query an empty range", async () => {
+    const db = fakeClickHouse();
+    const result = await queryMetrics(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "hour" });
+    expect(db.seen).toEqual([]);
+    expect([result.total_events, result.unique_users, result.data]).toEqual([0, 0, []]);
+  });
+});

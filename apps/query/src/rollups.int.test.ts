@@ -1,0 +1,205 @@
+import { EVENT_COLUMNS, loadMigrations, migrate, raw, type SqlFragment, sql, toEventRow } from "@sluice/clickhouse";
+import { CHANNELS, type EventMessage } from "@sluice/events";
+import { createTestDatabase, MIGRATIONS_DIR, type TestDatabase } from "@sluice/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GROUP_BY, type GroupBy } from "./queries/metrics";
+import { buildTestApp } from "./testing";
+
+const H = 3_600_000;
+const D = 24 * H;
+/** 36 days across the January/February month (and partition) boundary. */
+const START = Date.UTC(2026, 0, 20);
+const SPAN = 36 * D;
+const EVENTS = 3000;
+const NAMES = ["view", "buy", "signup"];
+
+const uuid = (n: number) => `0190a0b0-0000-7000-8000-${n.toString(16).padStart(12, "0")}`;
+
+// Every hour of the span holds events, users recur across hours, days and names, so a routing that drops
+// an edge, reads a day twice or sums per-group uniques disagrees with the raw rows.
+function seed(): EventMessage[] {
+  return Array.from({ length: EVENTS }, (_, i) => {
+    const channel = [...CHANNELS, undefined][(i * 7) % (CHANNELS.length + 1)];
+    const campaign = [undefined, "spring", "fall", "winter"][(i >> 2) % 4];
+    return {
+      event_id: uuid(i + 1),
+      event_name: NAMES[(i * 5) % NAMES.length] ?? "view",
+      user_id: `u${(i * 31) % 173}`,
+      timestamp: START + Math.floor((i * SPAN) / EVENTS) + ((i * 7919) % 600_000),
+      ...(channel ? { channel } : {}),
+      ...(campaign ? { campaign_id: campaign } : {}),
+      received_at: START,
+    };
+  });
+}
+
+const messages = seed();
+const rows = messages.map((m, i) => toEventRow(m, { topic: "events", partition: 0, offset: String(i) }));
+let database: TestDatabase;
+let app: ReturnType<typeof buildTestApp>["app"];
+
+beforeAll(async () => {
+  database = await createTestDatabase({ migrate: true });
+  // Three inserts, so the views hold several states per key that the queries must merge.
+  for (let i = 0; i < rows.length; i += 1000) await database.db.insert("events", rows.slice(i, i + 1000));
+  app = buildTestApp({ db: database.db }).app;
+});
+afterAll(() => database?.drop());
+
+interface MetricsBody {
+  from: string;
+  to: string;
+  total_events: number;
+  unique_users: number;
+  data: { group: string | null; total_events: number; unique_users: number }[];
+}
+
+async function metrics(params: string): Promise<MetricsBody> {
+  const res = await app.request(`/metrics?${params}`);
+  const body = await res.json();
+  expect(res.status, `${params}: ${JSON.stringify(body).slice(0, 300)}`).toBe(200);
+  return body as MetricsBody;
+}
+
+const RAW_GROUP: Record<GroupBy, string> = {
+  channel: "if(channel = '', NULL, toString(channel))",
+  campaign: "if(campaign_id = '', NULL, campaign_id)",
+  hour: "toUnixTimestamp(toStartOfHour(timestamp))",
+  day: "intDiv(toUnixTimestamp(timestamp), 86400) * 86400",
+};
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(".000Z", "Z");
+
+/** count() and uniqExact(user_id) over the raw rows of the exact range, in total and per group. */
+async function truth(fromMs: number, toMs: number, groupBy: GroupBy, eventName: string | undefined) {
+  const filter = sql`timestamp >= toDateTime(${fromMs / 1000}) AND timestamp < toDateTime(${toMs / 1000})
+    ${eventName === undefined ? sql`` : sql`AND event_name = ${eventName}`}`;
+  const [total] = await database.db.query<{ c: string; u: string }>(
+    sql`SELECT count() AS c, uniqExact(user_id) AS u FROM events WHERE ${filter}`,
+  );
+  const groups = await database.db.query<{ g: string | number | null; c: string; u: string }>(
+    sql`SELECT ${raw(RAW_GROUP[groupBy])} AS g, count() AS c, uniqExact(user_id) AS u FROM events WHERE ${filter} GROUP BY g`,
+  );
+  const key = (g: string | number | null) => (groupBy === "hour" || groupBy === "day" ? iso(Number(g) * 1000) : g);
+  return {
+    total: { events: Number(total?.c), users: Number(total?.u) },
+    groups: new Map(groups.map((row) => [key(row.g), { events: Number(row.c), users: Number(row.u) }])),
+  };
+}
+
+describe("GET /metrics over the rollups", () => {
+  const day = (d: number) => START + d * D;
+  const ranges: [string, number, number][] = [
+    ["partial days at both ends, across the month boundary", day(9) + 5 * H, day(14) + 19 * H],
+    ["inside one day", day(12) + 3 * H, day(12) + 17 * H],
+    ["whole days only", day(10), day(13)],
+    ["partial first day, whole last day", day(10) + 13 * H, day(13)],
+    ["whole first day, partial last day", day(10), day(13) + 2 * H],
+    ["one hour before midnight", day(11) + 23 * H, day(12)],
+    ["the whole span and beyond", START - 7 * H, START + SPAN + 11 * H],
+  ];
+
+  it("every group_by, with and without event_name, equals count() and uniqExact over the raw rows of the range", async () => {
+    for (const [label, fromMs, toMs] of ranges) {
+      for (const eventName of [undefined, "buy"]) {
+        for (const groupBy of GROUP_BY) {
+          const name = eventName === undefined ? "" : `&event_name=${eventName}`;
+          const context = `${label}, group_by=${groupBy}${name}`;
+          const body = await metrics(`group_by=${groupBy}&from=${fromMs / 1000}&to=${toMs / 1000}${name}`);
+          const expected = await truth(fromMs, toMs, groupBy, eventName);
+          expect(expected.total.events, context).toBeGreaterThan(0);
+          expect([body.from, body.to], context).toEqual([iso(fromMs), iso(toMs)]);
+          expect({ events: body.total_events, users: body.unique_users }, context).toEqual(expected.total);
+          const listed = body.data.filter((row) => row.total_events > 0);
+          expect(listed.length, context).toBe(expected.groups.size);
+          for (const row of body.data) {
+            const want = expected.groups.get(row.group) ?? { events: 0, users: 0 };
+            expect({ events: row.total_events, users: row.unique_users }, `${context}: ${row.group}`).toEqual(want);
+          }
+        }
+      }
+    }
+  });
+
+  it("lists the hours and days of a range with partial days, first and last bucket included", async () => {
+    const fromMs = day(9) + 22 * H;
+    const toMs = day(11) + 2 * H;
+    const hours = await metrics(`group_by=hour&from=${fromMs / 1000}&to=${toMs / 1000}`);
+    expect(hours.data.map((row) => row.group)).toEqual(Array.from({ length: 28 }, (_, i) => iso(fromMs + i * H)));
+    const days = await metrics(`group_by=day&from=${fromMs / 1000}&to=${toMs / 1000}`);
+    expect(days.data.map((row) => row.group)).toEqual([iso(day(9)), iso(day(10)), iso(day(11))]);
+    expect(days.data.map((row) => row.total_events)).toEqual(
+      [
+        [fromMs, day(10)],
+        [day(10), day(11)],
+        [day(11), toMs],
+      ].map(([a = 0, b = 0]) => messages.filter((m) => m.timestamp >= a && m.timestamp < b).length),
+    );
+  });
+
+  it("answers an empty range with zeros and no groups", async () => {
+    const at = day(12) / 1000;
+    for (const groupBy of GROUP_BY) {
+      const body = await metrics(`group_by=${groupBy}&from=${at}&to=${at}`);
+      expect([body.total_events, body.unique_users, body.data], groupBy).toEqual([0, 0, []]);
+    }
+  });
+});
+
+describe("GET /events?user_id= through events_by_user", () => {
+  it("pages through exactly one user's events, newest first, with and without a range and other filters", async () => {
+    for (const userId of ["u0", "u42", "u172"]) {
+      const own = messages.filter((m) => m.user_id === userId);
+      const fromMs = START + 9 * D + 5 * H;
+      const toMs = START + 30 * D;
+      const cases: [string, EventMessage[]][] = [
+        ["", own],
+        [`&from=${fromMs / 1000}&to=${toMs / 1000}`, own.filter((m) => m.timestamp >= fromMs && m.timestamp < toMs)],
+        ["&event_name=buy&campaign_id=fall", own.filter((m) => m.event_name === "buy" && m.campaign_id === "fall")],
+      ];
+      for (const [params, expected] of cases) {
+        expect(expected.length, `${userId}${params}`).toBeGreaterThan(0);
+        const found: { event_id: string; user_id: string; timestamp: number }[] = [];
+        let cursor: string | null = null;
+        for (let page = 0; page < 50; page++) {
+          const res = await app.request(`/events?user_id=${userId}&limit=4${params}${cursor ? `&cursor=${cursor}` : ""}`);
+          expect(res.status).toBe(200);
+          const body = (await res.json()) as { data: typeof found; next_cursor: string | null };
+          found.push(...body.data);
+          cursor = body.next_cursor;
+          if (cursor === null) break;
+        }
+        const order = [...expected].sort((a, b) => b.timestamp - a.timestamp || (b.event_id < a.event_id ? -1 : 1));
+        expect(
+          found.map((e) => e.event_id),
+          `${userId}${params}`,
+        ).toEqual(order.map((m) => m.event_id));
+      }
+    }
+  });
+});
+
+describe("migrations 0002 and 0003 on a database that already holds events", () => {
+  const snapshots: Record<string, SqlFragment> = {
+    events_rollup: sql`SELECT kind, name, toUnixTimestamp(bucket) AS b, value, countMerge(events) AS e, uniqMerge(users) AS u
+                       FROM events_rollup GROUP BY kind, name, bucket, value ORDER BY kind, name, b, value`,
+    events_by_user: sql`SELECT ${raw(EVENT_COLUMNS.join(", "))} FROM events_by_user ORDER BY user_id, timestamp, event_id`,
+  };
+
+  it("backfill the same rows the views build when the events arrive after them", async () => {
+    const backfilled = await createTestDatabase();
+    try {
+      const migrations = await loadMigrations(MIGRATIONS_DIR);
+      await migrate(backfilled.db, migrations.slice(0, 1));
+      for (let i = 0; i < rows.length; i += 1000) await backfilled.db.insert("events", rows.slice(i, i + 1000));
+      await migrate(backfilled.db, migrations);
+      for (const [table, query] of Object.entries(snapshots)) {
+        const fed = await database.db.query(query);
+        expect(fed.length, table).toBeGreaterThan(0);
+        expect(await backfilled.db.query(query), table).toEqual(fed);
+      }
+    } finally {
+      await backfilled.drop();
+    }
+  });
+});
