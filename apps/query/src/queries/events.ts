@@ -159,11 +159,13 @@ function windowCondition(anchor: number, index: number): SqlFragment {
 }
 
 /**
- * Searches the raw table newest first with keyset pagination on (timestamp_ms, event_id). The page is
+ * Searches newest first with keyset pagination on (timestamp_ms, event_id): the raw table, or its copy
+ * ordered by user when `user_id` is given (the raw table's order would make that a full scan). The page is
  * filled from disjoint, successively older time windows below the anchor (the cursor, `to`, or now);
  * the first window is open upwards so events stamped slightly in the future are not missed.
  */
 export async function searchEvents(db: ClickHouse, query: SearchQuery, now: number): Promise<SearchPage> {
+  const table = query.userId === undefined ? raw("events") : raw("events_by_user");
   const where = searchConditions(query);
   const anchor = Math.min(now, query.toMs ?? now, query.cursor === undefined ? now : query.cursor.timestampMs + 1);
   const rows: unknown[] = [];
@@ -172,7 +174,7 @@ export async function searchEvents(db: ClickHouse, query: SearchQuery, now: numb
     if (query.fromMs !== undefined && upper <= query.fromMs) break;
     rows.push(
       ...(await db.query(
-        sql`SELECT ${COLUMNS} FROM events WHERE ${where} AND ${windowCondition(anchor, index)}
+        sql`SELECT ${COLUMNS} FROM ${table} WHERE ${where} AND ${windowCondition(anchor, index)}
             ORDER BY timestamp_ms DESC, event_id DESC LIMIT ${query.limit + 1 - rows.length}`,
       )),
     );
