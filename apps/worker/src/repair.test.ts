@@ -286,10 +286,13 @@ describe("view repair", () => {
     expect(store.running).toEqual([]);
   });
 
-  it("settle gives up on an insert that never finishes (the caller retries)", async () => {
+  it("settle stops waiting for an insert that never finishes", async () => {
     const store = new SimStore();
     store.running = Array.from({ length: 100 }, () => ["stuck"]);
     const { repair } = setup(store);
-    await expect(repair.settle()).rejects.toThrow(/still running/);
+    const started = Date.now();
+    await repair.settle();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    expect(store.running.length).toBeGreaterThan(0);
   });
 });

@@ -42,7 +42,10 @@ import { sleep } from "./retry";
 import type { AggregateView, GroupCount, LandedUnit, ViewSpec, ViewStore } from "./views";
 
 export interface ViewRepair {
-  /** Resolves once every insert into `events` running at the call has finished; rejects after `settleTimeoutMs`. */
+  /**
+   * Resolves once every insert into `events` running at the call has finished, or after
+   * `settleTimeoutMs` (an insert still running then is stuck receiving its body, not writing parts).
+   */
   settle(): Promise<void>;
   /** Checks every view for the landed rows matching `scope` and replays what each missed; idempotent. */
   repair(scope: SqlFragment): Promise<void>;
@@ -119,8 +122,10 @@ export function createViewRepair(deps: ViewRepairDeps): ViewRepair {
     const started = Date.now();
     let waiting = new Set(await store.runningInserts());
     while (waiting.size > 0) {
-      if (Date.now() - started > settleTimeoutMs)
-        throw new Error(`inserts into events still running after ${settleTimeoutMs} ms: ${[...waiting].join(", ")}`);
+      if (Date.now() - started > settleTimeoutMs) {
+        logger.warn({ queries: [...waiting] }, "inserts into events still running; checking the views anyway");
+        return;
+      }
       await sleep(50, deps.signal);
       if (deps.signal?.aborted) throw new Error("view repair aborted");
       const running = new Set(await store.runningInserts());

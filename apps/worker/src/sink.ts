@@ -101,6 +101,8 @@ export interface Sink {
 }
 
 interface PartitionState {
+  topic: string;
+  partition: number;
   /** Offsets below this were already taken into the buffer; kafkajs redelivers them after a rebalance. */
   nextOffset: number;
   ids: RecentIds;
@@ -265,31 +267,25 @@ export function createSink(deps: SinkDeps): Sink {
    * The restart path: rows a previous owner stored past the committed position (it crashed, or lost
    * the partition, before committing) may have been cut from their views like a failed insert's rows,
    * and are redelivered here — as suspects or as ids the window already knows. Their views are checked
-   * once, before the partition's first offsets are committed, over the raw rows from the committed
-   * position up to the highest offset stored at load (no further back than the id window).
+   * once per partition, before its first offsets are committed, over the raw rows from the committed
+   * position (the first offset taken) up to the highest offset stored at load, no further back than the
+   * id window. All partitions known by then are checked together, so an insert that spanned several of
+   * them is judged whole (repair.ts).
    */
-  async function recover(items: readonly Item[]): Promise<void> {
-    if (![...partitions.values()].some((state) => !state.recovered)) return;
-    const seen = new Set<string>();
-    for (const item of items) {
-      const message = item.kind === "dead" ? item.dead.message : item.message;
-      const key = partitionKey(message.topic, message.partition);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const state = partitions.get(key);
-      if (!state || state.recovered || state.firstOffset === undefined) continue;
+  async function recover(): Promise<void> {
+    const zones: SqlFragment[] = [];
+    const done: PartitionState[] = [];
+    for (const state of partitions.values()) {
+      if (state.recovered || state.firstOffset === undefined) continue;
+      done.push(state);
       const from = Math.max(state.firstOffset, state.windowLow);
-      if (state.rawMax >= from) {
-        const zone = sql`kafka_topic = ${message.topic} AND kafka_partition = ${message.partition}
-          AND kafka_offset >= ${from} AND kafka_offset <= ${state.rawMax}`;
-        logger.info(
-          { partition: message.partition, from, to: state.rawMax },
-          "checking the views of rows stored but not committed",
-        );
-        await retrying("repair_views", () => deps.views.repair(zone), always);
-      }
-      state.recovered = true;
+      if (state.rawMax < from) continue;
+      zones.push(sql`(kafka_topic = ${state.topic} AND kafka_partition = ${state.partition}
+        AND kafka_offset >= ${from} AND kafka_offset <= ${state.rawMax})`);
+      logger.info({ partition: state.partition, from, to: state.rawMax }, "checking the views of rows stored but not committed");
     }
+    if (zones.length > 0) await retrying("repair_views", () => deps.views.repair(join(zones, " OR ")), always);
+    for (const state of done) state.recovered = true;
   }
 
   /** Inserts rows of one month exactly once; rows ClickHouse rejects are returned for the dead-letter path. */
@@ -372,6 +368,8 @@ export function createSink(deps: SinkDeps): Sink {
         if (id) window.add(id);
       }
       partitions.set(partitionKey(topic, partition), {
+        topic,
+        partition,
         nextOffset: -1,
         ids: window,
         rawMax: Number(ids[0]?.stored_offset ?? -1),
@@ -402,7 +400,7 @@ export function createSink(deps: SinkDeps): Sink {
       return decoded;
     },
     async write(items) {
-      await recover(items);
+      await recover();
       const commits = new Map<string, CommitPosition>();
       const dead: DeadLetter[] = [];
       const byMonth = new Map<number, PendingRow[]>();

@@ -1,11 +1,12 @@
-import { type ClickHouse, identifier, join, raw, type SqlFragment, sql } from "@sluice/clickhouse";
+import { type ClickHouse, EVENT_COLUMNS, identifier, join, raw, type SqlFragment, sql } from "@sluice/clickhouse";
 
 /**
  * The materialized views that read FROM `events`, described so the worker can check and replay each
  * one for rows that landed in `events` while the view missed them (an insert cut between the raw part
- * and the views; see repair.ts). Each entry restates its view's SELECT from the migrations:
- * `repair.int.test.ts` replays every entry over the same rows the view was fed and requires identical
- * targets, and fails while a view on `events` has no entry here. Adding a view = adding its entry.
+ * and the views; see repair.ts). Each entry restates its view's SELECT from the migrations (expressions
+ * verbatim, each aliased as its target column, as in the view): `repair.int.test.ts` replays every entry
+ * over the same rows the view was fed and requires identical targets, and fails while a view on
+ * `events` has no entry here. Adding a view = adding its entry.
  */
 export const VIEWS: readonly ViewSpec[] = [
   {
@@ -13,6 +14,7 @@ export const VIEWS: readonly ViewSpec[] = [
     view: "events_by_id_mv",
     target: "events_by_id",
     columns: same("event_id", "event_name", "timestamp", "kafka_partition", "kafka_offset"),
+    key: ["event_id"],
   },
   {
     kind: "aggregate",
@@ -33,6 +35,44 @@ export const VIEWS: readonly ViewSpec[] = [
     states: [{ column: "max_offset", expr: "maxState(kafka_offset)" }],
     check: { kind: "max", merged: "maxMerge(max_offset)", raw: "max(kafka_offset)" },
   },
+  {
+    kind: "aggregate",
+    view: "events_rollup_mv",
+    target: "events_rollup",
+    keys: [
+      { column: "kind", expr: "arrayJoin(['hour', 'day', 'day_channel', 'day_campaign'])" },
+      { column: "name", expr: "arrayJoin([CAST(event_name AS String), ''])" },
+      {
+        column: "bucket",
+        expr: "if(kind = 'hour', toStartOfHour(timestamp), toDateTime(intDiv(toUInt32(timestamp), 86400) * 86400))",
+      },
+      { column: "value", expr: "multiIf(kind = 'day_channel', CAST(channel AS String), kind = 'day_campaign', campaign_id, '')" },
+    ],
+    states: [
+      { column: "events", expr: "countState()" },
+      { column: "users", expr: "uniqState(user_id)" },
+    ],
+    // Counting the all-events groups (name '') would read whole days of every event; the per-name hour
+    // rows of the same part tell as much, through both primary keys.
+    check: {
+      kind: "count",
+      column: "events",
+      probe: {
+        where: "kind = 'hour'",
+        keys: [
+          { column: "name", expr: "CAST(event_name AS String)" },
+          { column: "bucket", expr: "toStartOfHour(timestamp)" },
+        ],
+      },
+    },
+  },
+  {
+    kind: "rows",
+    view: "events_by_user_mv",
+    target: "events_by_user",
+    columns: same(...EVENT_COLUMNS),
+    key: ["user_id", "timestamp", "event_id"],
+  },
 ];
 
 /** A target column and the expression over `events` the view computes for it. */
@@ -48,10 +88,12 @@ interface ViewBase {
   target: string;
 }
 
-/** One target row per event carrying its `event_id` (events_by_id): checked id by id. */
+/** One target row per event (events_by_id, events_by_user): checked row by row. */
 export interface RowView extends ViewBase {
   kind: "rows";
   columns: readonly ViewColumn[];
+  /** Columns copied from `events` that identify a row and lead the target's sort key, so look-ups read through it. */
+  key: readonly string[];
 }
 
 /**
@@ -64,7 +106,17 @@ export interface AggregateView extends ViewBase {
   kind: "aggregate";
   keys: readonly ViewColumn[];
   states: readonly ViewColumn[];
-  check: { kind: "count"; column: string } | { kind: "max"; merged: string; raw: string };
+  check: { kind: "count"; column: string; probe?: Probe } | { kind: "max"; merged: string; raw: string };
+}
+
+/**
+ * The groups a count check looks at, when not all of them (the default) are cheap to count in `events`:
+ * target rows matching `where`, keyed by `keys` (target column ← expression over `events`, no arrayJoin).
+ * Any subset decides: a view's part for one insert is written whole or not at all.
+ */
+export interface Probe {
+  where: string;
+  keys: readonly ViewColumn[];
 }
 
 export type ViewSpec = RowView | AggregateView;
@@ -117,46 +169,53 @@ export function unitFilter(scope: SqlFragment, unit: LandedUnit): SqlFragment {
     AND toYYYYMM(timestamp) = ${unit.month} AND inserted_at = toDateTime(${unit.insertedAt}) AND (${scope})`;
 }
 
-/** `expr AS _k0, …`: aliases never reuse a column name, since an alias would shadow the column in WHERE. */
-function aliased(columns: readonly ViewColumn[], prefix: string, pick: (column: ViewColumn) => string): SqlFragment {
+/**
+ * `expr AS column, …`, as the view writes it (an expression may name an earlier alias, like `kind` in
+ * events_rollup). An alias that is also a column of `events` must be that column itself, or it would
+ * shadow the column in WHERE; repair.int.test.ts checks every entry.
+ */
+function selected(columns: readonly ViewColumn[]): SqlFragment {
   return join(
-    columns.map((column, i) => raw(`${pick(column)} AS ${prefix}${i}`)),
+    columns.map((column) =>
+      column.expr === column.column ? identifier(column.column) : raw(`${column.expr} AS ${column.column}`),
+    ),
     ", ",
   );
 }
 
-const exprs = (columns: readonly ViewColumn[]) => raw(columns.map((column) => column.expr).join(", "));
 const names = (columns: readonly ViewColumn[]) =>
   join(
     columns.map((column) => identifier(column.column)),
     ", ",
   );
-const aliases = (columns: readonly ViewColumn[], prefix: string) => raw(columns.map((_, i) => `${prefix}${i}`).join(", "));
 
 /** `INSERT INTO target (…) SELECT …` replaying a view over the rows matching `where`. */
 export function replayStatement(view: ViewSpec, where: SqlFragment): SqlFragment {
   if (view.kind === "rows") {
     return sql`INSERT INTO ${identifier(view.target)} (${names(view.columns)})
-      SELECT ${aliased(view.columns, "_c", (c) => c.expr)} FROM events WHERE ${where}`;
+      SELECT ${selected(view.columns)} FROM events WHERE ${where}`;
   }
   return sql`INSERT INTO ${identifier(view.target)} (${names([...view.keys, ...view.states])})
-    SELECT ${aliased(view.keys, "_k", (c) => c.expr)}, ${aliased(view.states, "_s", (c) => c.expr)}
-    FROM events WHERE ${where} GROUP BY ${aliases(view.keys, "_k")}`;
+    SELECT ${selected([...view.keys, ...view.states])} FROM events WHERE ${where} GROUP BY ${names(view.keys)}`;
 }
 
-/** The unit's rows whose event_id the target lacks. */
-function missingIds(view: RowView, where: SqlFragment): SqlFragment {
-  return sql`${where} AND event_id NOT IN (
-    SELECT event_id FROM ${identifier(view.target)} WHERE event_id IN (SELECT event_id FROM events WHERE ${where}))`;
+/** The unit's rows that the target lacks, looked up through the target's sort key. */
+function missing(view: RowView, where: SqlFragment): SqlFragment {
+  const key = join(
+    view.key.map((column) => identifier(column)),
+    ", ",
+  );
+  return sql`${where} AND (${key}) NOT IN (
+    SELECT ${key} FROM ${identifier(view.target)} WHERE (${key}) IN (SELECT ${key} FROM events WHERE ${where}))`;
 }
 
-/** The target's rows for the groups the unit touches (tuple IN a subquery reads through both primary keys). */
-function groupsOf(view: AggregateView, where: SqlFragment): SqlFragment {
-  return sql`(${names(view.keys)}) IN (SELECT ${exprs(view.keys)} FROM events WHERE ${where})`;
+/** Target rows of the groups the unit touches (tuple IN a subquery reads through both primary keys). */
+function groupsOf(keys: readonly ViewColumn[], where: SqlFragment): SqlFragment {
+  return sql`(${names(keys)}) IN (SELECT ${selected(keys)} FROM events WHERE ${where})`;
 }
 
 type Keyed = Record<string, unknown>;
-const keyOf = (row: Keyed, count: number) => JSON.stringify(Array.from({ length: count }, (_, i) => row[`_k${i}`]));
+const keyOf = (row: Keyed, keys: readonly ViewColumn[]) => JSON.stringify(keys.map((key) => row[key.column]));
 
 // An INSERT whose target is `events` itself, in any database, with or without back-quotes.
 const INSERT_INTO_EVENTS = String.raw`(?i)^\s*INSERT\s+INTO\s+(\x60?\w+\x60?\.)?\x60?events\x60?[\s(]`;
@@ -194,52 +253,53 @@ export function createViewStore(db: ClickHouse): ViewStore {
     },
     async missingRows(view, scope, unit) {
       const [row] = await db.query<{ n: string }>(
-        sql`SELECT count() AS n FROM events WHERE ${missingIds(view, unitFilter(scope, unit))}`,
+        sql`SELECT count() AS n FROM events WHERE ${missing(view, unitFilter(scope, unit))}`,
       );
       return Number(row?.n ?? 0);
     },
     async replayMissingRows(view, scope, unit) {
-      await db.command(replayStatement(view, missingIds(view, unitFilter(scope, unit))));
+      await db.command(replayStatement(view, missing(view, unitFilter(scope, unit))));
     },
     async behind(view, scope, unit) {
       if (view.check.kind !== "max") throw new Error(`${view.view} is not a max view`);
       const where = unitFilter(scope, unit);
-      const keys = view.keys.length;
       const stored = await db.query<Keyed & { _v: string }>(
-        sql`SELECT ${aliased(view.keys, "_k", (c) => c.column)}, toString(${raw(view.check.merged)}) AS _v
-            FROM ${identifier(view.target)} WHERE ${groupsOf(view, where)} GROUP BY ${aliases(view.keys, "_k")}`,
+        sql`SELECT ${names(view.keys)}, toString(${raw(view.check.merged)}) AS _v
+            FROM ${identifier(view.target)} WHERE ${groupsOf(view.keys, where)} GROUP BY ${names(view.keys)}`,
       );
       const landed = await db.query<Keyed & { _v: string }>(
-        sql`SELECT ${aliased(view.keys, "_k", (c) => c.expr)}, toString(${raw(view.check.raw)}) AS _v
-            FROM events WHERE ${where} GROUP BY ${aliases(view.keys, "_k")}`,
+        sql`SELECT ${selected(view.keys)}, toString(${raw(view.check.raw)}) AS _v
+            FROM events WHERE ${where} GROUP BY ${names(view.keys)}`,
       );
-      const merged = new Map(stored.map((row) => [keyOf(row, keys), BigInt(row._v)]));
+      const merged = new Map(stored.map((row) => [keyOf(row, view.keys), BigInt(row._v)]));
       return landed.some((row) => {
-        const value = merged.get(keyOf(row, keys));
+        const value = merged.get(keyOf(row, view.keys));
         return value === undefined || value < BigInt(row._v);
       });
     },
     async countGroups(view, scope, unit) {
       if (view.check.kind !== "count") throw new Error(`${view.view} is not a counting view`);
       const where = unitFilter(scope, unit);
-      const keys = view.keys.length;
-      const group = aliases(view.keys, "_k");
-      const batch = await db.query<Keyed & { n: string }>(
-        sql`SELECT ${aliased(view.keys, "_k", (c) => c.expr)}, count() AS n FROM events WHERE ${where} GROUP BY ${group}`,
+      const keys = view.check.probe?.keys ?? view.keys;
+      const only = raw(view.check.probe?.where ?? "1");
+      const group = names(keys);
+      const batch = await db.query<Keyed & { _n: string }>(
+        sql`SELECT ${selected(keys)}, count() AS _n FROM events WHERE ${where} GROUP BY ${group}`,
       );
-      const counted = await db.query<Keyed & { n: string }>(
-        sql`SELECT ${aliased(view.keys, "_k", (c) => c.column)}, countMerge(${identifier(view.check.column)}) AS n
-            FROM ${identifier(view.target)} WHERE ${groupsOf(view, where)} GROUP BY ${group}`,
+      const counted = await db.query<Keyed & { _n: string }>(
+        sql`SELECT ${group}, countMerge(${identifier(view.check.column)}) AS _n FROM ${identifier(view.target)}
+            WHERE (${only}) AND ${groupsOf(keys, where)} GROUP BY ${group}`,
       );
-      const stored = await db.query<Keyed & { n: string }>(
-        sql`SELECT ${aliased(view.keys, "_k", (c) => c.expr)}, count() AS n FROM events
-            WHERE (${exprs(view.keys)}) IN (SELECT ${exprs(view.keys)} FROM events WHERE ${where}) GROUP BY ${group}`,
+      const stored = await db.query<Keyed & { _n: string }>(
+        sql`SELECT ${selected(keys)}, count() AS _n FROM events
+            WHERE (${raw(keys.map((key) => key.expr).join(", "))}) IN (SELECT ${selected(keys)} FROM events WHERE ${where})
+            GROUP BY ${group}`,
       );
-      const viewCounts = new Map(counted.map((row) => [keyOf(row, keys), Number(row.n)]));
-      const rawCounts = new Map(stored.map((row) => [keyOf(row, keys), Number(row.n)]));
+      const viewCounts = new Map(counted.map((row) => [keyOf(row, keys), Number(row._n)]));
+      const rawCounts = new Map(stored.map((row) => [keyOf(row, keys), Number(row._n)]));
       return batch.map((row) => {
         const key = keyOf(row, keys);
-        return { key, batch: Number(row.n), raw: rawCounts.get(key) ?? 0, view: viewCounts.get(key) ?? 0 };
+        return { key, batch: Number(row._n), raw: rawCounts.get(key) ?? 0, view: viewCounts.get(key) ?? 0 };
       });
     },
     async replay(view, scope, unit) {
