@@ -63,16 +63,15 @@ describe("ClickHouse outage while events flow", () => {
 
     await eventually(async () => ((await rows()) > 0 ? true : undefined), 20_000);
     await eventually(async () => ((await readiness.report()).ready ? true : undefined), 20_000);
-    // SIGTERM closes the listener at once, but the server then waits for open keep-alive connections
-    // (the worker's pools) for up to ~30 s before it exits, so the 10 s of outage count from the signal.
+    // SIGTERM closes the listener at once, but the server goes on serving open keep-alive connections
+    // (the worker's pools) for up to ~30 s before it exits; the 10 s of outage count from the signal.
     const stoppedAt = Date.now();
-    const stopping = clickhouse.stop();
+    await clickhouse.stop();
     const unready = await eventually(async () => {
       const report = await readiness.report();
       return report.ready ? undefined : report;
     }, 8_000);
     expect(unready.checks.clickhouse?.ok).toBe(false);
-    await stopping;
     await pause(Math.max(0, 10_000 - (Date.now() - stoppedAt)));
     await clickhouse.start();
     await pause(1500);

@@ -17,32 +17,36 @@ const unit = (insertedAt: number, rows: number): LandedUnit => ({
   rows,
 });
 
+const COUNTING = VIEWS.filter((view) => view.kind === "aggregate" && view.check.kind === "count").map((view) => view.target);
+
 /**
- * A simulated ClickHouse for one counting view: units of landed rows per group, how often the view was
- * fed each unit, and other inserts' rows (in `events`, and in the view once fed). Row and max views
- * are scripted.
+ * A simulated ClickHouse for the counting views: units of landed rows per group, how often each view
+ * was fed each unit, and other inserts' rows (in `events`, and in the views once fed). Row and max
+ * views are scripted.
  */
 class SimStore implements ViewStore {
   landed: LandedUnit[] = [];
   groups = new Map<LandedUnit, Record<string, number>>();
-  fed = new Map<LandedUnit, number>();
+  /** How often a view was fed a unit, by `target/insertedAt`. */
+  fed = new Map<string, number>();
   others: Record<string, { raw: number; view: number }> = {};
   /** Successive answers of runningInserts (then none). */
   running: string[][] = [];
   /** Called before each look at the counting view, to let others' inserts move on. */
   onLook: (look: number) => void = () => {};
   looks = 0;
-  missing = 0;
+  /** Rows each row view's target lacks. */
+  missing: Record<string, number> = {};
   isBehind = false;
   log: string[] = [];
 
   add(landed: LandedUnit, groups: Record<string, number>, fed: boolean) {
     this.landed.push(landed);
     this.groups.set(landed, groups);
-    this.fed.set(landed, fed ? 1 : 0);
+    for (const target of COUNTING) this.fed.set(`${target}/${landed.insertedAt}`, fed ? 1 : 0);
   }
   /** Per group: rows in events and rows the view counts. */
-  totals() {
+  totals(target = "events_hourly") {
     const totals: Record<string, { raw: number; view: number }> = {};
     const at = (group: string) => {
       totals[group] ??= { raw: 0, view: 0 };
@@ -51,7 +55,7 @@ class SimStore implements ViewStore {
     for (const [landed, groups] of this.groups) {
       for (const [group, rows] of Object.entries(groups)) {
         at(group).raw += rows;
-        at(group).view += rows * (this.fed.get(landed) ?? 0);
+        at(group).view += rows * (this.fed.get(`${target}/${landed.insertedAt}`) ?? 0);
       }
     }
     for (const [group, { raw: r, view }] of Object.entries(this.others)) {
@@ -66,19 +70,19 @@ class SimStore implements ViewStore {
   async runningInserts() {
     return this.running.shift() ?? [];
   }
-  async missingRows() {
-    return this.missing;
+  async missingRows(view: RowView) {
+    return this.missing[view.target] ?? 0;
   }
   async replayMissingRows(view: RowView) {
     this.log.push(`replay missing ${view.target}`);
-    this.missing = 0;
+    this.missing[view.target] = 0;
   }
   async behind() {
     return this.isBehind;
   }
-  async countGroups(_view: AggregateView, _scope: unknown, landed: LandedUnit): Promise<GroupCount[]> {
+  async countGroups(view: AggregateView, _scope: unknown, landed: LandedUnit): Promise<GroupCount[]> {
     this.onLook(this.looks++);
-    const totals = this.totals();
+    const totals = this.totals(view.target);
     return Object.entries(this.groups.get(landed) ?? {}).map(([key, batch]) => ({
       key,
       batch,
@@ -88,7 +92,8 @@ class SimStore implements ViewStore {
   }
   async replay(view: AggregateView, _scope: unknown, landed: LandedUnit) {
     this.log.push(`replay ${view.target} ${landed.insertedAt}`);
-    if (view === COUNT) this.fed.set(landed, (this.fed.get(landed) ?? 0) + 1);
+    const key = `${view.target}/${landed.insertedAt}`;
+    if (view.check.kind === "count") this.fed.set(key, (this.fed.get(key) ?? 0) + 1);
     else this.isBehind = false;
   }
 }
@@ -251,14 +256,14 @@ describe("view repair", () => {
     expect(store.totals()).toEqual({ a: { raw: 9, view: 9 }, b: { raw: 1, view: 1 } });
   });
 
-  it("inserts the ids a row view lacks and replays a max view that is behind", async () => {
+  it("inserts the rows a row view lacks and replays a max view that is behind", async () => {
     const store = new SimStore();
     store.add(unit(1, 7), { a: 7 }, true);
-    store.missing = 7;
+    store.missing = { events_by_id: 7 };
     store.isBehind = true;
     const { repair, repaired } = setup(store);
     await repair.repair(scope);
-    expect(store.log).toEqual(["replay missing events_by_id", "replay events_offsets 1"]);
+    expect(store.log.sort()).toEqual(["replay events_offsets 1", "replay missing events_by_id"]);
     expect(await repaired()).toEqual({ events_by_id_mv: 7, events_offsets_mv: 7 });
     store.log = [];
     await repair.repair(scope);
@@ -267,11 +272,24 @@ describe("view repair", () => {
 
   it("does nothing when no rows landed", async () => {
     const store = new SimStore();
-    store.running = [["never-finishes"]];
+    store.missing = { events_by_id: 3 };
+    store.isBehind = true;
     const { repair } = setup(store);
     await repair.repair(scope);
     expect(store.log).toEqual([]);
-    expect(store.running).toEqual([["never-finishes"]]);
+    expect(store.looks).toBe(0);
+  });
+
+  it("reports a failing view only after the other views' checks have ended", async () => {
+    const store = new SimStore();
+    store.add(unit(1, 7), { a: 7 }, false);
+    store.behind = async () => {
+      throw new Error("Code: 159, e.displayText() = DB::Exception: Timeout exceeded");
+    };
+    const { repair } = setup(store);
+    await expect(repair.repair(scope)).rejects.toThrow(/Timeout exceeded/);
+    // The counting views' checks had already finished (and replayed) when the error came out.
+    expect(store.log.sort()).toEqual(["replay events_hourly 1", "replay events_rollup 1"]);
   });
 
   it("settle waits for the inserts running when it looked, not for ones that start later", async () => {

@@ -178,30 +178,35 @@ export function createViewRepair(deps: ViewRepairDeps): ViewRepair {
     }
   }
 
+  async function repairView(view: ViewSpec, scope: SqlFragment, units: readonly LandedUnit[]) {
+    if (view.kind === "rows") {
+      for (const unit of units) {
+        const missing = await store.missingRows(view, scope, unit);
+        if (missing === 0) continue;
+        await store.replayMissingRows(view, scope, unit);
+        replayed(view, unit, missing, "rows absent");
+      }
+    } else if (view.check.kind === "max") {
+      for (const unit of units) {
+        if (!(await store.behind(view, scope, unit))) continue;
+        await store.replay(view, scope, unit);
+        replayed(view, unit, unit.rows, "maximum behind");
+      }
+    } else {
+      await repairCounts(view, scope, units);
+    }
+  }
+
   return {
     settle,
     async repair(scope) {
-      const units = await store.units(scope);
+      const [units] = await Promise.all([store.units(scope), settle()]);
       if (units.length === 0) return;
-      await settle();
-      for (const view of deps.views) {
-        if (view.kind === "rows") {
-          for (const unit of units) {
-            const missing = await store.missingRows(view, scope, unit);
-            if (missing === 0) continue;
-            await store.replayMissingRows(view, scope, unit);
-            replayed(view, unit, missing, "event_ids absent");
-          }
-        } else if (view.check.kind === "max") {
-          for (const unit of units) {
-            if (!(await store.behind(view, scope, unit))) continue;
-            await store.replay(view, scope, unit);
-            replayed(view, unit, unit.rows, "maximum behind");
-          }
-        } else {
-          await repairCounts(view, scope, units);
-        }
-      }
+      // Views are independent (a replay writes only its own target), so they are checked side by side;
+      // every check has ended before a failure is reported, so a retry never overlaps a check still running.
+      const outcomes = await Promise.allSettled(deps.views.map((view) => repairView(view, scope, units)));
+      const failed = outcomes.find((outcome) => outcome.status === "rejected");
+      if (failed) throw failed.reason;
     },
   };
 }
