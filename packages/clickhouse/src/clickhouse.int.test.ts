@@ -1,10 +1,11 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createTestDatabase, type TestDatabase } from "@sluice/testing";
+import { createTestDatabase, services, type TestDatabase } from "@sluice/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadMigrations, migrate } from "./migrations";
 import { raw, sql } from "./sql";
+import { createTabSeparatedInserter } from "./tab-separated";
 
 describe("real ClickHouse server", () => {
   let database: TestDatabase | undefined;
@@ -66,5 +67,40 @@ describe("real ClickHouse server", () => {
 
     await writeFile(join(dir, "0001_first.sql"), "CREATE TABLE a (x UInt16) ENGINE = MergeTree ORDER BY x;\n");
     await expect(migrate(database.db, await loadMigrations(dir))).rejects.toThrow(/changed after it was applied/);
+  });
+
+  it("inserts TabSeparated bodies given whole, line by line, or as chunks streamed from a generator", async () => {
+    database = await createTestDatabase();
+    const { db, name } = database;
+    await db.command(raw("CREATE TABLE lines (id UInt32, name String) ENGINE = MergeTree ORDER BY id"));
+    const inserter = createTabSeparatedInserter({
+      url: services.clickhouseUrl,
+      database: name,
+      username: "default",
+      password: "",
+    });
+    try {
+      await inserter.insert("lines", ["id", "name"], "1\tone\n2\ttab\\there\n");
+      function* chunks() {
+        for (let from = 3; from <= 3000; from += 1000) {
+          let chunk = "";
+          for (let id = from; id < from + 1000; id++) chunk += `${id}\tname ${id}\n`;
+          yield chunk;
+        }
+      }
+      await inserter.insert("lines", ["id", "name"], chunks());
+      await inserter.insert("lines", ["id", "name"], "");
+      await inserter.insert(
+        "lines",
+        ["id", "name"],
+        Array.from({ length: 20_000 }, (_, i) => `${5000 + i}\tline ${i}\n`),
+      );
+    } finally {
+      await inserter.close();
+    }
+    const [row] = await db.query<{ n: string; top: number; tab: string }>(
+      raw("SELECT toString(count()) AS n, max(id) AS top, anyIf(name, id = 2) AS tab FROM lines"),
+    );
+    expect(row).toEqual({ n: "23002", top: 24999, tab: "tab\there" });
   });
 });

@@ -114,10 +114,29 @@ export function toTabSeparatedEventLine(message: EventMessage, position: KafkaPo
   );
 }
 
+const WRITE_CHARS = 256 * 1024;
+
+/** Joins small pieces of a body (e.g. one per line) into writes of about WRITE_CHARS, in order. */
+function* coalesce(pieces: Iterable<string>): Generator<string> {
+  let chunk = "";
+  for (const piece of pieces) {
+    chunk += piece;
+    if (chunk.length >= WRITE_CHARS) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
 /** Sends pre-encoded TabSeparated bodies; the worker's bulk path. */
 export interface TabSeparatedInserter {
-  /** Inserts `body` (lines from toTabSeparatedRow) into `table` with an explicit column list. */
-  insert(table: string, columns: readonly string[], body: string): Promise<void>;
+  /**
+   * Inserts `body` (lines from toTabSeparatedRow) into `table` with an explicit column list. The body
+   * may come in pieces (e.g. one line each), streamed in order as they are read, so no copy of the
+   * whole body is ever built.
+   */
+  insert(table: string, columns: readonly string[], body: string | Iterable<string>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -135,10 +154,10 @@ export function createTabSeparatedInserter(settings: ClickHouseSettings): TabSep
   });
   return {
     async insert(table, columns, body) {
-      if (body.length === 0) return;
+      if (typeof body === "string" && body.length === 0) return;
       const { stream } = await client.exec({
         query: `INSERT INTO ${toSql(identifier(table))} (${columns.join(", ")}) FORMAT TabSeparated`,
-        values: Readable.from([body]),
+        values: Readable.from(typeof body === "string" ? [body] : coalesce(body)),
       });
       // The (empty) response must be read to the end so the socket goes back to the pool.
       await finished(stream.resume());
