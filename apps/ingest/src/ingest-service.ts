@@ -1,6 +1,6 @@
 import {
   batchEnvelopeSchema,
-  createEventInputSchema,
+  createEventValidator,
   type FieldIssue,
   toEventMessage,
   toFieldIssues,
@@ -45,15 +45,14 @@ export interface IngestService {
 /** Builds the ingest service over a publisher and the campaign rules. */
 export function createIngestService(options: IngestServiceOptions): IngestService {
   const now = options.now ?? Date.now;
-  const schema = createEventInputSchema({ maxFutureSkewMs: options.maxFutureSkewMs, now });
+  // The hand-written twin of the zod event schema: same rules and issues, a fraction of the cost per event.
+  const validate = createEventValidator({ maxFutureSkewMs: options.maxFutureSkewMs, now });
   const { metrics } = options;
 
   /** Validates one event into its Kafka message, or throws the AppError that explains why not. */
   function prepare(input: unknown, receivedAt: number, sentAt?: number): { event: ValidatedEvent; message: OutgoingMessage } {
-    const parsed = schema.safeParse(input);
-    if (!parsed.success) {
-      throw new AppError("VALIDATION_FAILED", "the event is invalid", toFieldIssues(parsed.error));
-    }
+    const parsed = validate(input);
+    if (!parsed.success) throw new AppError("VALIDATION_FAILED", "the event is invalid", parsed.issues);
     const event = parsed.data;
     const unmet = unmetCampaignRequirements(options.campaigns, event);
     if (unmet.length > 0) {
