@@ -1,5 +1,5 @@
 import { toTabSeparatedEventLine } from "@sluice/clickhouse";
-import { eventMessageSchema, toFieldIssues } from "@sluice/events";
+import { validateEventMessage } from "@sluice/events";
 
 /** One consumed Kafka message, reduced to what the worker needs. */
 export interface RawMessage {
@@ -67,9 +67,10 @@ export function decodeMessage(fetched: RawMessage): Decoded {
     const details = error instanceof Error ? error.message : String(error);
     return { kind: "dead", dead: { reason: "invalid_json", details, eventId: "", message } };
   }
-  const result = eventMessageSchema.safeParse(parsed);
+  // The hand-written twin of eventMessageSchema: the same verdict and issues without zod's cost per message.
+  const result = validateEventMessage(parsed);
   if (!result.success) {
-    const details = JSON.stringify(toFieldIssues(result.error));
+    const details = JSON.stringify(result.issues);
     return { kind: "dead", dead: { reason: "schema_violation", details, eventId: readEventId(parsed), message } };
   }
   const event = result.data;
