@@ -11,24 +11,29 @@
  * rows and replays the view's SELECT over the ones it missed, before the offsets are committed.
  *
  * - Units. The rows are split by month and `inserted_at` (now() of the insert that wrote them), i.e.
- *   by insert. Each of our inserts is one block per month (see sink.ts), and a view's part for one
- *   block is written whole or not at all, so per view a unit was fed entirely or not at all.
- * - In flight. First the repair waits until every insert into `events` the server is running right now
- *   has finished: a client that timed out does not stop the server, and checking a view while our own
- *   insert is still feeding it would replay rows the server is about to add.
- * - Row views (`events_by_id`): the unit's event_ids absent from the target are inserted; exact.
+ *   by insert. Each of our inserts is one block per month (one part per table, checked for 30,000
+ *   rows on 18.16; see sink.ts), and a view's part for one block is written whole or not at all, so per
+ *   view a unit was fed entirely or not at all. A unit can be part of an insert (the rest belongs to
+ *   partitions another worker took over) or two inserts of one second; the rules below stay safe then.
+ * - In flight. First the repair waits until every insert into `events` the server was running when it
+ *   looked has finished (for at most `settleTimeoutMs`: one still running then is stuck receiving its
+ *   body, not writing parts): a client that timed out does not stop the server, and checking a view
+ *   while our own insert is still feeding it would replay rows the server is about to add.
+ * - Row views (`events_by_id`, `events_by_user`): the unit's rows absent from the target, looked up
+ *   through its sort key, are inserted; exact.
  * - Max views (`events_offsets`): replayed if the target's maximum is below the unit's; a replay of a
  *   max cannot overshoot.
- * - Counting views (`events_hourly`): nothing identifies our rows inside an aggregate, so the decision
- *   rests on counts per group the unit touches: the view is read before `events`, so every row the
- *   view counts is in the raw count, and other inserts can only add to the shortfall `raw − view`.
- *   If the unit was fed, some group is short by less than the unit's rows in it, or all are short by
- *   exactly that only while others' inserts in flight mimic it; if it was not fed, every group is short
- *   by at least the unit's rows. Hence: a group short by less → fed; every group short by exactly the
- *   unit's rows, twice in a row with in-flight inserts settled in between → replay; anything else
- *   (another insert in flight, or another cut insert not yet repaired in the same groups) → look again
- *   later, and once `unsureDeadlineMs` has passed, replay (a shortfall that covers every group of ours
- *   and outlasts every other worker's repair is, barring a second cut insert of ours, our missing rows).
+ * - Counting views (`events_hourly`, `events_rollup`): nothing identifies our rows inside an
+ *   aggregate, so the decision rests on counts per group the unit touches (or a cheap subset of them,
+ *   the view's probe: any subset decides, the part being whole or absent). The view is read before
+ *   `events`, so every row the view counts is in the raw count, and other inserts can only add to the
+ *   shortfall `raw − view`. If the unit was not fed, every group is short by at least the unit's rows;
+ *   if it was fed, some group is short by less, unless other inserts' rows are missing there too.
+ *   Hence: a group short by less → fed; every group short by exactly the unit's rows (or one subset
+ *   of the undecided units explains every shortfall to the row), twice in a row with in-flight inserts
+ *   settled in between → replay; anything else (an insert in flight, or another cut insert not yet
+ *   repaired in the same groups) → look again later, and once `unsureDeadlineMs` has passed, replay:
+ *   a shortfall covering every group of ours that outlasts every other worker's repair is our rows.
  * - Idempotent: each view is checked before it is replayed, so a repair cut by a crash is finished by
  *   the next run (the redelivery) and a repeated repair changes nothing.
  * - Chained views (a view reading FROM a view's target) are fed by a replay into that target, which is

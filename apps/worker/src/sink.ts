@@ -39,14 +39,14 @@
  *    every row of the flush and its views have been checked where needed. A crash before the commit
  *    replays the flush; steps 1 and 4 drop what landed and complete its views.
  *
- * What this cannot cover (see docs/RELIABILITY.md): a counting view (`events_hourly`) cannot tell whose
- * rows it missed, only by how many per group; the repair decides from those counts, and could count a
- * unit twice only if our insert had fed the view, its answer was lost, and other cut inserts not yet
- * repaired by their own workers covered every group of ours with at least as many rows for 30 s. A
- * worker that lost its partition but still inserts into it (a zombie) can race the new owner, as before.
- * Views must read FROM `events`: a cut between a view's target and a view reading FROM that target is
- * not detected. Rows stored past the committed position but older than the id window (a group that
- * lost its committed offsets) are not checked.
+ * What this cannot cover (see docs/RELIABILITY.md): a counting view cannot tell whose rows it missed,
+ * only how many per group; the repair could count an insert twice only if that insert had fed the
+ * view, its answer was lost, and other cut inserts not yet repaired by their own workers matched its
+ * rows in every group it touches (exactly, or with more for `unsureDeadlineMs`). A worker that lost its
+ * partition but still inserts into it (a zombie) can race the new owner, as before. Views must read
+ * FROM `events`: a cut between a view's target and a view reading FROM that target is not detected.
+ * Rows stored past the committed position but older than the id window (a group that lost its
+ * committed offsets) are not checked.
  */
 import { type ClickHouse, join, type SqlFragment, sql } from "@sluice/clickhouse";
 import type { Logger } from "pino";
