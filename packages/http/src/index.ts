@@ -6,5 +6,6 @@ export * from "./health";
 export * from "./metrics";
 export * from "./rate-limit";
 export * from "./readiness";
+export * from "./request-id";
 export * from "./server";
 export * from "./shutdown";
