@@ -17,22 +17,32 @@ function tooLarge(limit: number): AppError {
   ]);
 }
 
+/**
+ * A request header: from Node's parsed headers when the Node adapter passes them (reading them through
+ * Hono would build a WHATWG Headers object per request), else from the Request.
+ */
+function header(c: Context, incoming: IncomingMessage | undefined, name: string): string | undefined {
+  if (incoming === undefined) return c.req.header(name);
+  const value = incoming.headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
 /** Checks the request's media type and encoding; returns whether the body is gzipped. */
-function checkHeaders(c: Context, limit: number): boolean {
-  const contentType = c.req.header("content-type");
+function checkHeaders(c: Context, incoming: IncomingMessage | undefined, limit: number): boolean {
+  const contentType = header(c, incoming, "content-type");
   const mediaType = contentType?.split(";", 1)[0]?.trim().toLowerCase();
   if (mediaType === undefined || !JSON_TYPE.test(mediaType)) {
     throw new AppError("UNSUPPORTED_MEDIA_TYPE", "content-type must be application/json", [
       { path: "content-type", message: `got ${contentType ?? "none"}` },
     ]);
   }
-  const encoding = c.req.header("content-encoding")?.trim().toLowerCase();
+  const encoding = header(c, incoming, "content-encoding")?.trim().toLowerCase();
   if (encoding !== undefined && encoding !== "" && encoding !== "identity" && encoding !== "gzip" && encoding !== "x-gzip") {
     throw new AppError("UNSUPPORTED_MEDIA_TYPE", "content-encoding must be gzip or identity", [
       { path: "content-encoding", message: `got ${encoding}` },
     ]);
   }
-  const length = Number(c.req.header("content-length"));
+  const length = Number(header(c, incoming, "content-length"));
   if (length > limit) {
     c.header("Connection", "close");
     throw tooLarge(limit);
@@ -42,47 +52,69 @@ function checkHeaders(c: Context, limit: number): boolean {
 
 /**
  * Collects a stream up to `limit` bytes. Past the limit it stops reading at once and rejects, so an
- * oversized or decompression-bomb body is cut off instead of buffered.
+ * oversized or decompression-bomb body is cut off instead of buffered. A class rather than closures:
+ * this runs once per request, and its listeners are bound once per body.
  */
+class Collector {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly onData = this.data.bind(this);
+  private readonly onEnd = this.end.bind(this);
+  private readonly onError = this.error.bind(this);
+  private readonly onClose = this.close.bind(this);
+
+  constructor(
+    private readonly source: Readable,
+    private readonly limit: number,
+    private readonly onOverflow: () => void,
+    private readonly resolve: (body: Buffer) => void,
+    private readonly reject: (error: AppError) => void,
+  ) {
+    source.on("data", this.onData);
+    source.on("end", this.onEnd);
+    source.on("error", this.onError);
+    source.on("close", this.onClose);
+  }
+
+  private cleanup(): void {
+    this.source.off("data", this.onData);
+    this.source.off("end", this.onEnd);
+    this.source.off("error", this.onError);
+    this.source.off("close", this.onClose);
+  }
+
+  private data(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      this.cleanup();
+      this.source.pause();
+      this.onOverflow();
+      this.reject(tooLarge(this.limit));
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  private end(): void {
+    this.cleanup();
+    const { chunks } = this;
+    this.resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.size));
+  }
+
+  private error(error: Error & { code?: string }): void {
+    this.cleanup();
+    const gzip = error.code?.startsWith("Z_") === true;
+    this.reject(new AppError("BAD_REQUEST", gzip ? "body is not valid gzip" : "request body could not be read"));
+  }
+
+  private close(): void {
+    this.cleanup();
+    this.reject(new AppError("BAD_REQUEST", "request body ended early"));
+  }
+}
+
 function collect(source: Readable, limit: number, onOverflow: () => void): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      source.off("data", onData);
-      source.off("end", onEnd);
-      source.off("error", onError);
-      source.off("close", onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        source.pause();
-        onOverflow();
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error & { code?: string }) => {
-      cleanup();
-      const gzip = error.code?.startsWith("Z_") === true;
-      reject(new AppError("BAD_REQUEST", gzip ? "body is not valid gzip" : "request body could not be read"));
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new AppError("BAD_REQUEST", "request body ended early"));
-    };
-    source.on("data", onData);
-    source.on("end", onEnd);
-    source.on("error", onError);
-    source.on("close", onClose);
-  });
+  return new Promise((resolve, reject) => new Collector(source, limit, onOverflow, resolve, reject));
 }
 
 /**
@@ -91,13 +123,12 @@ function collect(source: Readable, limit: number, onOverflow: () => void): Promi
  * 400 INVALID_JSON for malformed JSON.
  */
 export async function readJsonBody<E extends { Bindings: NodeBindings }>(c: Context<E>, limit: number): Promise<unknown> {
-  const gzip = checkHeaders(c, limit);
   // Reading the Node request directly skips the web-stream adapter on the hot path.
   const incoming = (c.env as NodeBindings | undefined)?.incoming;
+  const gzip = checkHeaders(c, incoming, limit);
   const raw: Readable = incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : Readable.from([]));
   let body: Buffer;
   // The rest of an oversized body is never read; closing the connection after the answer discards it.
-  const cutOff = () => c.header("Connection", "close");
   if (gzip) {
     const gunzip = createGunzip();
     raw.on("error", (error) => gunzip.destroy(error));
@@ -105,10 +136,10 @@ export async function readJsonBody<E extends { Bindings: NodeBindings }>(c: Cont
     body = await collect(gunzip, limit, () => {
       raw.unpipe(gunzip);
       gunzip.destroy();
-      cutOff();
+      c.header("Connection", "close");
     });
   } else {
-    body = await collect(raw, limit, cutOff);
+    body = await collect(raw, limit, () => c.header("Connection", "close"));
   }
   if (body.length === 0) throw new AppError("INVALID_JSON", "request body is empty");
   try {
