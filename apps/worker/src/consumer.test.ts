@@ -79,7 +79,7 @@ const tick = (ms = 5) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A sink whose writes wait until the test releases them, recording what each carried. */
 function gatedSink() {
-  const writes: { offsets: string[]; release: () => void }[] = [];
+  const writes: { offsets: string[]; pinned: number; release: () => void }[] = [];
   let running = 0;
   let maxRunning = 0;
   const sink = {
@@ -92,7 +92,9 @@ function gatedSink() {
       maxRunning = Math.max(maxRunning, running);
       const gate = deferred<void>();
       const offsets = items.map((item) => (item.kind === "dead" ? item.dead.message : item.message).offset);
-      writes.push({ offsets, release: () => gate.resolve() });
+      // Items still holding kafkajs's key or value slices (which pin the whole fetch response).
+      const pinned = items.filter((item) => item.kind === "skip" && (item.message.value || item.message.key)).length;
+      writes.push({ offsets, pinned, release: () => gate.resolve() });
       await gate.promise;
       running--;
       const last = Number(offsets[offsets.length - 1]);
@@ -108,7 +110,7 @@ function batchOf(offsets: number[]): EachBatchPayload {
       topic: "events",
       partition: 0,
       highWatermark: "100",
-      messages: offsets.map((offset) => ({ offset: String(offset), key: null, value: Buffer.from("{}") })),
+      messages: offsets.map((offset) => ({ offset: String(offset), key: Buffer.from("k"), value: Buffer.from("{}") })),
     },
     resolveOffset: () => undefined,
     isRunning: () => true,
@@ -216,6 +218,8 @@ describe("event consumer", () => {
     expect(writes.map((write) => write.offsets)).toEqual([["0", "1"], ["2", "3"], ["4", "5"], ["6"]]);
     expect(fake.commits.map((commit) => commit.offsets).at(-1)).toEqual(["7"]);
     expect(maxRunning()).toBe(1);
+    // The sink called every message a duplicate: each was buffered as its position only.
+    expect(writes.map((write) => write.pinned)).toEqual([0, 0, 0, 0]);
   });
 
   it("weighs an item by the text and line it holds", () => {

@@ -179,7 +179,11 @@ export function createEventConsumer(deps: EventConsumerDeps): EventConsumer {
       const items: Item[] = [];
       for (const message of batch.messages.slice(from, from + CHUNK)) {
         const item = sink.admit({ topic, partition, offset: message.offset, key: message.key, value: message.value });
-        if (item) items.push(item);
+        // A duplicate only needs its position (to commit past it); its key and value are slices of
+        // kafkajs's whole fetch response, which would stay in memory as long as the item is buffered.
+        if (item?.kind === "skip")
+          items.push({ kind: "skip", message: { topic, partition, offset: message.offset, key: null, value: null } });
+        else if (item) items.push(item);
         resolveOffset(message.offset);
         last = message.offset;
       }
