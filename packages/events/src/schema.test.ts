@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { createEventInputSchema, eventMessageSchema, LIMITS, toEventMessage, toFieldIssues } from "./index";
+import {
+  createEventInputSchema,
+  eventMessageSchema,
+  LIMITS,
+  serializeEventMessage,
+  toEventMessage,
+  toFieldIssues,
+} from "./index";
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const schema = createEventInputSchema({ maxFutureSkewMs: 300_000, now: () => NOW });
@@ -44,6 +51,17 @@ describe("event input schema", () => {
       "0190a0b0-0000-7000-8000-000000000001",
     );
     expect(issues({ ...base, event_id: "not-a-uuid" })[0]?.path).toBe("event_id");
+  });
+
+  it("serializes the message exactly as JSON.stringify(toEventMessage(...)) would", () => {
+    const events = [
+      schema.parse(base),
+      schema.parse({ ...base, event_id: "0190A0B0-0000-7000-8000-000000000001", tags: ["a"], metadata: { "}": '"' } }),
+    ];
+    for (const event of events) {
+      expect(serializeEventMessage(event, NOW)).toBe(JSON.stringify(toEventMessage(event, NOW)));
+      expect(serializeEventMessage(event, NOW, NOW - 5)).toBe(JSON.stringify(toEventMessage(event, NOW, NOW - 5)));
+    }
   });
 
   it("produces a message the worker's schema accepts", () => {

@@ -194,6 +194,16 @@ export function toFieldIssues(error: z.ZodError, prefix = ""): FieldIssue[] {
   return issues;
 }
 
+/**
+ * The Kafka message value of a validated event: exactly `JSON.stringify(toEventMessage(...))`, built by
+ * appending the server's fields to the event's JSON instead of copying the event into a new object.
+ */
+export function serializeEventMessage(event: ValidatedEvent, receivedAt: number, sentAt?: number): string {
+  const json = JSON.stringify(event);
+  const extra = sentAt === undefined ? `,"received_at":${receivedAt}}` : `,"received_at":${receivedAt},"sent_at":${sentAt}}`;
+  return json.slice(0, -1) + extra;
+}
+
 /** Builds the Kafka message for a validated event. */
 export function toEventMessage(event: ValidatedEvent, receivedAt: number, sentAt?: number): EventMessage {
   return sentAt === undefined ? { ...event, received_at: receivedAt } : { ...event, received_at: receivedAt, sent_at: sentAt };
