@@ -2,7 +2,7 @@ import {
   batchEnvelopeSchema,
   createEventValidator,
   type FieldIssue,
-  toEventMessage,
+  serializeEventMessage,
   toFieldIssues,
   type ValidatedEvent,
 } from "@sluice/events";
@@ -62,7 +62,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
         unmet,
       );
     }
-    const value = JSON.stringify(toEventMessage(event, receivedAt, sentAt));
+    const value = serializeEventMessage(event, receivedAt, sentAt);
     // A UTF-8 byte is at most 3 per UTF-16 unit, so the exact count is only needed near the limit.
     if (value.length * 3 > options.maxMessageBytes && Buffer.byteLength(value) > options.maxMessageBytes) {
       throw new AppError("PAYLOAD_TOO_LARGE", `the event exceeds ${options.maxMessageBytes} bytes once serialized`, [
