@@ -1,8 +1,9 @@
 /** A bounded set of the most recently seen ids: the oldest id is forgotten once `capacity` is exceeded. */
 export class RecentIds {
   private readonly ids = new Set<string>();
-  private readonly order: string[] = [];
-  private head = 0;
+  // A Set iterates in insertion order and its iterators stay valid while it changes, so one iterator
+  // that only ever removes what it returns always points at the oldest id: no separate queue to keep.
+  private readonly oldest = this.ids.values();
 
   constructor(private readonly capacity: number) {}
 
@@ -13,16 +14,9 @@ export class RecentIds {
   add(id: string): void {
     if (this.ids.has(id)) return;
     this.ids.add(id);
-    this.order.push(id);
-    if (this.order.length - this.head > this.capacity) {
-      const oldest = this.order[this.head];
-      this.head++;
-      if (oldest !== undefined) this.ids.delete(oldest);
-      // Compact the queue now and then so the array does not grow without bound.
-      if (this.head > this.capacity) {
-        this.order.splice(0, this.head);
-        this.head = 0;
-      }
+    if (this.ids.size > this.capacity) {
+      const next = this.oldest.next();
+      if (!next.done) this.ids.delete(next.value);
     }
   }
 
