@@ -58,17 +58,18 @@ describe("queryMetrics routing", () => {
     expect(await sqlFor("channel", ...thirtyDays)).not.toContain("events_hourly");
   });
 
-  it("gives hour groups a total of their own from the daily states", async () => {
-    const hour = await sqlFor("hour", MIDNIGHT - 2 * H, MIDNIGHT + 30 * D, "buy");
+  it("gives hour groups over all events a total of their own from the daily states", async () => {
+    const hour = await sqlFor("hour", MIDNIGHT - 2 * H, MIDNIGHT + 30 * D);
     expect(hour).toContain(
       "SELECT 0 AS t, toUInt32(toUnixTimestamp(bucket)) AS g, events, users FROM events_rollup WHERE kind = 'hour'",
     );
     expect(hour).toContain("SELECT 1 AS t, toUInt32(0) AS g, events, users FROM events_rollup WHERE kind = 'day'");
     expect(hour).toContain("SELECT 1 AS t, toUInt32(0) AS g, events, users FROM events_rollup WHERE kind = 'hour'");
     expect(hour).toContain("uniqMergeIf(s, t = 1)");
-    const withinDay = await sqlFor("hour", MIDNIGHT + H, MIDNIGHT + 5 * H);
-    expect(withinDay).not.toContain("kind = 'day'");
-    expect(withinDay).toContain("uniqMergeIf(s, t = 0)");
+    for (const own of [await sqlFor("hour", MIDNIGHT + H, MIDNIGHT + 5 * H), await sqlFor("hour", ...thirtyDays, "buy")]) {
+      expect(own).not.toContain("kind = 'day'");
+      expect(own).toContain("uniqMergeIf(s, t = 0)");
+    }
   });
 
   it("reads the partial days of channel and campaign requests from events_hourly, for the requested name only", async () => {

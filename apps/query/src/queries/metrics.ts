@@ -103,9 +103,11 @@ const BUCKET_DAY = raw("toUInt32(intDiv(toUnixTimestamp(bucket), 86400) * 86400)
 const NO_GROUP = raw("toUInt32(0)");
 
 /**
- * The rows one request merges, and whether the total has rows of its own. Hour groups take their total
- * from the daily states (a user active in many hours of a day is one hash there, not one per hour); the
- * other groupings merge their own group states into the total, which reads nothing twice.
+ * The rows one request merges, and whether the total has rows of its own. The total is the merge of the
+ * group states (nothing is read twice), except for hour groups over all events: there the daily states
+ * are cheaper to read and merge than the hours' (a day's state stops at uniq's 65,536 hashes, while its
+ * 24 hour states hold a hash per user and hour; measured 15 % less CPU at 10M events, and 20 % more for
+ * one event name, whose day states stay below that cap).
  */
 function metricsRows(query: MetricsQuery): { rows: SqlFragment[]; separateTotal: boolean } {
   const { days, edges } = splitRange(query);
@@ -114,7 +116,7 @@ function metricsRows(query: MetricsQuery): { rows: SqlFragment[]; separateTotal:
   switch (query.groupBy) {
     case "hour": {
       const groups = rollupRows("hour", name, [...whole, ...edges], BUCKET_SECONDS, GROUP);
-      if (days === undefined) return { rows: groups, separateTotal: false };
+      if (days === undefined || query.eventName !== undefined) return { rows: groups, separateTotal: false };
       return {
         rows: [
           ...groups,
