@@ -19,6 +19,7 @@ describe("ingest config", () => {
       METRICS_PORT: 9101,
       INGEST_API_KEYS: [],
       MAX_FUTURE_SKEW_MS: 300_000,
+      PRODUCE_LANES: 1,
       PRODUCE_LINGER_MS: 2,
       PRODUCE_TIMEOUT_MS: 5000,
       KAFKA_TOPIC: "events",
