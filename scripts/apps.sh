@@ -18,6 +18,13 @@ app_port() {
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# NODE_OPTIONS plus the app's own (apps/<app>/node-options: the worker's heap cap, README "Scaling and sizing").
+node_options() {
+  local file="$ROOT/apps/$1/node-options" own=""
+  if [ -f "$file" ]; then own="$(cat "$file")"; fi
+  echo "${NODE_OPTIONS:-}${NODE_OPTIONS:+${own:+ }}$own"
+}
+
 start() {
   mkdir -p "$RUN" "$LOGS"
   for app in "${APPS[@]}"; do
@@ -27,7 +34,7 @@ start() {
     echo "[apps] starting $app on :$port (log: $LOGS/$app.log)"
     (
       cd "$ROOT/apps/$app"
-      SERVER_PORT="$port" nohup setsid node --enable-source-maps --import tsx src/main.ts >>"$LOGS/$app.log" 2>&1 </dev/null &
+      SERVER_PORT="$port" NODE_OPTIONS="$(node_options "$app")" nohup setsid node --enable-source-maps --import tsx src/main.ts >>"$LOGS/$app.log" 2>&1 </dev/null &
       echo $! >"$pidfile"
     )
   done

@@ -5,8 +5,15 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pids=()
 
+# NODE_OPTIONS plus the app's own (apps/<app>/node-options: the worker's heap cap, README "Scaling and sizing").
+node_options() {
+  local file="$ROOT/apps/$1/node-options" own=""
+  if [ -f "$file" ]; then own="$(cat "$file")"; fi
+  echo "${NODE_OPTIONS:-}${NODE_OPTIONS:+${own:+ }}$own"
+}
+
 run_app() { # name port
-  (cd "$ROOT/apps/$1" && SERVER_PORT="$2" LOG_PRETTY=true exec node --enable-source-maps --import tsx src/main.ts) \
+  (cd "$ROOT/apps/$1" && SERVER_PORT="$2" LOG_PRETTY=true NODE_OPTIONS="$(node_options "$1")" exec node --enable-source-maps --import tsx src/main.ts) \
     > >(sed -u "s/^/[$1] /") 2>&1 &
   pids+=($!)
 }

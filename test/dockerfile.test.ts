@@ -117,6 +117,16 @@ describe("Dockerfile", () => {
     expect(worker.some((i) => i.keyword === "ENV" && i.args.includes("MIGRATIONS_DIR=/app/migrations"))).toBe(true);
   });
 
+  it("caps the worker's heap with the same node options the scripts and bench-worker use (apps/worker/node-options)", () => {
+    const options = readFileSync(`${ROOT}apps/worker/node-options`, "utf8").trim();
+    expect(options).toMatch(/--max-old-space-size=\d+/);
+    const env = stageNamed("worker")
+      .instructions.filter((i) => i.keyword === "ENV")
+      .map((i) => i.args)
+      .join(" ");
+    expect(env).toContain(`NODE_OPTIONS="${options}"`);
+  });
+
   it("keeps node_modules, .local and .git out of the build context but nothing the Dockerfile copies", () => {
     const ignored = readFileSync(`${ROOT}.dockerignore`, "utf8")
       .split("\n")

@@ -174,11 +174,13 @@ async function workerRun(topic: string, database: string, count: () => Promise<n
     ...(process.env.BENCH_BUFFER_MAX_ROWS ? { BUFFER_MAX_ROWS: process.env.BENCH_BUFFER_MAX_ROWS } : {}),
   };
   const started = Date.now();
-  // BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof") goes to the worker's node, for profiling.
+  // BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof") goes to the worker's node, for profiling; its heap cap
+  // is the deployed one (apps/worker/node-options, as in the image and scripts/apps.sh).
   const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const nodeOptions = readFileSync(join(ROOT, "apps/worker/node-options"), "utf8").trim();
   const child = spawn(process.execPath, [...extra, "--import", "tsx", "src/main.ts"], {
     cwd: join(ROOT, "apps/worker"),
-    env,
+    env: { ...env, NODE_OPTIONS: [process.env.NODE_OPTIONS, nodeOptions].filter(Boolean).join(" ") },
     stdio: ["ignore", "inherit", "inherit"],
   });
   const pid = child.pid ?? 0;

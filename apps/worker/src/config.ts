@@ -19,11 +19,11 @@ export const workerEnvSchema = z
      * ClickHouse ~0.2 s whatever its size, plus ~8 µs a row. Under normal load BATCH_MAX_WAIT_MS decides.
      */
     BATCH_MAX_ROWS: positiveInt(50_000),
-    BATCH_MAX_BYTES: positiveInt(32 * 1024 * 1024),
+    BATCH_MAX_BYTES: positiveInt(24 * 1024 * 1024),
     BATCH_MAX_WAIT_MS: positiveInt(1_000),
     /** Messages (and their approximate bytes) held in memory before the consumer pauses; bounds RSS whatever the backlog. */
     BUFFER_MAX_ROWS: positiveInt(100_000),
-    BUFFER_MAX_BYTES: positiveInt(64 * 1024 * 1024),
+    BUFFER_MAX_BYTES: positiveInt(48 * 1024 * 1024),
     /** Event ids remembered per partition to drop client retries that reuse an event_id. */
     DEDUP_WINDOW_PER_PARTITION: positiveInt(50_000),
     RETRY_INITIAL_MS: positiveInt(200),
