@@ -1,0 +1,65 @@
+// What bench-ingest (run.ts) and its profiler (profile.ts) share: the request bodies, process start and
+// stop, and the CPU a server process (and its children) used, read from /proc.
+import type { ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+
+export const BATCH_SIZE = 100;
+
+function sampleEvent(i: number): Record<string, unknown> {
+  return {
+    event_name: ["page_view", "signup", "purchase", "add_to_cart"][i % 4],
+    user_id: `user-${i % 5000}`,
+    timestamp: Date.now(),
+    channel: "web",
+    session_id: `s-${i % 900}`,
+    tags: ["bench", "ingest"],
+    metadata: { plan: "pro", seats: i % 10, trial: i % 2 === 0, path: `/pricing/${i % 50}` },
+    device: { os: "iOS", os_version: "18.1", browser: "Safari" },
+  };
+}
+
+/** 1000 one-event bodies and 50 bodies of BATCH_SIZE events, encoded once so the load generator only sends. */
+export const singleBodies = Array.from({ length: 1000 }, (_, i) => JSON.stringify(sampleEvent(i)));
+export const batchBodies = Array.from({ length: 50 }, (_, b) =>
+  JSON.stringify({ events: Array.from({ length: BATCH_SIZE }, (_, i) => sampleEvent(b * BATCH_SIZE + i)) }),
+);
+
+/** Resolves once `url` answers below 500; fails if the process exits or 30 s pass. */
+export async function waitForPort(child: ChildProcess, url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`);
+    const up = await fetch(url).then(
+      (res) => res.status < 500,
+      () => false,
+    );
+    if (up) return;
+    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** SIGTERM, then wait for the exit. */
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+function childrenOf(pid: number): number[] {
+  const file = `/proc/${pid}/task/${pid}/children`;
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+}
+
+/** CPU seconds (user + system) used so far by a process and its direct children (cluster workers). */
+export function cpuSeconds(pid: number): number {
+  let total = 0;
+  for (const p of [pid, ...childrenOf(pid)]) {
+    const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    total += (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return total;
+}
