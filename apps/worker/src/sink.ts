@@ -404,7 +404,6 @@ export function createSink(deps: SinkDeps): Sink {
       const commits = new Map<string, CommitPosition>();
       const dead: DeadLetter[] = [];
       const byMonth = new Map<number, PendingRow[]>();
-      const messages = new Map<string, RawMessage>();
       for (const item of items) {
         const message = item.kind === "dead" ? item.dead.message : item.message;
         const key = partitionKey(message.topic, message.partition);
@@ -418,11 +417,13 @@ export function createSink(deps: SinkDeps): Sink {
           const rows = byMonth.get(month);
           if (rows) rows.push(item.row);
           else byMonth.set(month, [item.row]);
-          messages.set(rowKey(item.row), item.message);
         }
       }
+      // Rejected rows are rare: the index from row to message is built only once one turns up.
+      let messages: Map<string, RawMessage> | undefined;
       for (const rows of byMonth.values()) {
         for (const rejected of await insertOnce(rows)) {
+          messages ??= new Map(items.flatMap((item) => (item.kind === "row" ? [[rowKey(item.row), item.message] as const] : [])));
           const message = messages.get(rowKey(rejected.row));
           if (message)
             dead.push({ reason: "clickhouse_rejected", details: rejected.error, eventId: rejected.row.eventId, message });
