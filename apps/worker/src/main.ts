@@ -37,7 +37,12 @@ await producer.connect();
 const backoff = { initialMs: config.RETRY_INITIAL_MS, maxMs: config.RETRY_MAX_MS };
 const sink = createSink({
   db,
-  insertRows: (rows) => inserter.insert("events", EVENT_COLUMNS, rows.map((row) => row.line)),
+  insertRows: (rows) =>
+    inserter.insert(
+      "events",
+      EVENT_COLUMNS,
+      rows.map((row) => row.line),
+    ),
   deadLetters: createDeadLetterWriter({ db, producer, dlqTopic: config.KAFKA_DLQ_TOPIC }),
   views: createViewRepair({ store: createViewStore(db), views: VIEWS, logger, metrics, signal: hardStop.signal }),
   logger,
