@@ -46,9 +46,9 @@ function imageEnv(app: App): Record<string, string> {
   for (const stage of [...dockerfile.lineage(app)].reverse()) {
     for (const { keyword, args } of stage.instructions) {
       if (keyword !== "ENV") continue;
-      for (const pair of args.split(/\s+/)) {
-        const [key = "", value = ""] = pair.split("=");
-        env[key] = value.replace(/^\/app(?=\/|$)/, join(out, app));
+      // KEY=value pairs, a value in double quotes may hold spaces (NODE_OPTIONS="--a --b").
+      for (const [, key = "", quoted, bare = ""] of args.matchAll(/(\w+)=(?:"([^"]*)"|(\S*))/g)) {
+        env[key] = (quoted ?? bare).replace(/^\/app(?=\/|$)/, join(out, app));
       }
     }
   }
