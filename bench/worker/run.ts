@@ -103,9 +103,10 @@ async function ceiling(file: string, database: string): Promise<number> {
         process.env.CLICKHOUSE_TCP_PORT ?? "9000",
         "--database",
         database,
-        // Blocks of 250k rows: one block of all the rows (the client's default, 1M) takes more than the
-        // server's per-query memory limit in the rollup view (0002) and fails with code 241.
+        // Blocks of 250k rows: blocks of 1M rows (the client's and the server's squashing default) take
+        // more than the server's per-query memory limit in the rollup view (0002): code 241.
         `--max_insert_block_size=${CEILING_BLOCK_ROWS}`,
+        `--min_insert_block_size_rows=${CEILING_BLOCK_ROWS}`,
         "--query",
         "INSERT INTO events FORMAT JSONEachRow",
       ],
