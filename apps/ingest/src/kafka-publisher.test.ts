@@ -2,7 +2,7 @@ import { AppError } from "@sluice/http";
 import { createLogger } from "@sluice/logger";
 import { createRegistry } from "@sluice/metrics";
 import type { ProducerBatch } from "kafkajs";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createKafkaPublisher, type KafkaPublisherOptions } from "./kafka-publisher";
 
 /** A producer whose sendBatch calls are recorded and acknowledged only when the test says so. */
@@ -138,7 +138,9 @@ describe("kafka publisher", () => {
   it("drops queued messages of callers that already gave up", async () => {
     const { publisher, producer } = build({ timeoutMs: 30 });
     const first = publisher.publish([msg(1)]).catch(() => undefined);
-    await tick(5);
+    // The second caller must arrive while the first produce request is outstanding (on a loaded
+    // machine a fixed pause can end before the linger flush, and both would share one request).
+    await vi.waitFor(() => expect(producer.batches).toHaveLength(1), { timeout: 1000, interval: 1 });
     const second = publisher.publish([msg(2)]).catch((e: AppError) => e);
     expect(await second).toMatchObject({ code: "UNAVAILABLE" });
     producer.ackAll();
