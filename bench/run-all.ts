@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { createTestDatabase, createTestTopic, freePort, testKafka, uniqueName } from "@sluice/testing";
 import autocannon from "autocannon";
 import { rssMb, runningPids, sampleProcesses } from "../loadtest/proc";
+import { cycleBodies } from "./bodies";
 import { COLORS, renderChart } from "./chart";
 import { type BenchReport, type Figure, percentile, renderBenchMarkdown } from "./report";
 
@@ -102,7 +103,6 @@ async function underLoad() {
   const rssTimer = setInterval(() => {
     for (const [name, pid] of Object.entries(pids)) rss[name]?.push(rssMb(pid) ?? null);
   }, 1000);
-  let next = 0;
   let finish: (result: autocannon.Result) => void = () => undefined;
   let fail: (error: unknown) => void = () => undefined;
   const finished = new Promise<autocannon.Result>((resolve, reject) => {
@@ -117,14 +117,7 @@ async function underLoad() {
       duration: LOAD_SECONDS,
       method: "POST",
       headers: { "content-type": "application/json" },
-      requests: [
-        {
-          setupRequest: (request) => {
-            next = (next + 1) % bodies.length;
-            return { ...request, body: bodies[next] };
-          },
-        },
-      ],
+      requests: cycleBodies(bodies),
     },
     (error, result) => (error ? fail(error) : finish(result)),
   );

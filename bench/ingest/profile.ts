@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestTopic, freePort, testKafka } from "@sluice/testing";
 import autocannon from "autocannon";
+import { cycleBodies } from "../bodies";
 import { BATCH_SIZE, batchBodies, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -123,7 +124,6 @@ try {
     kafka: kafkaPid ? cpuSeconds(kafkaPid) : 0,
     self: process.cpuUsage(),
   };
-  let next = 0;
   const bodies = mode === "batch" ? batchBodies : singleBodies;
   const result = await autocannon({
     url: `http://127.0.0.1:${port}${mode === "batch" ? "/events/batch" : "/events"}`,
@@ -131,14 +131,7 @@ try {
     duration: seconds,
     method: "POST",
     headers: { "content-type": "application/json" },
-    requests: [
-      {
-        setupRequest: (request) => {
-          next = (next + 1) % bodies.length;
-          return { ...request, body: bodies[next] };
-        },
-      },
-    ],
+    requests: cycleBodies(bodies),
   });
   const requests = Math.max(1, result.requests.total);
   const us = (cpu: number) => `${((cpu * 1e6) / requests).toFixed(0)} µs`;

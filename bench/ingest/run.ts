@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestTopic, freePort, testKafka } from "@sluice/testing";
 import autocannon from "autocannon";
+import { cycleBodies } from "../bodies";
 import { BATCH_SIZE, batchBodies, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -38,7 +39,6 @@ async function load(
   name: string,
   serverPid: number,
 ) {
-  let next = 0;
   const cpuBefore = cpuSeconds(serverPid);
   const result = await autocannon({
     url,
@@ -46,14 +46,7 @@ async function load(
     duration: durationS,
     method: "POST",
     headers: { "content-type": "application/json" },
-    requests: [
-      {
-        setupRequest: (request) => {
-          next = (next + 1) % bodies.length;
-          return { ...request, body: bodies[next] };
-        },
-      },
-    ],
+    requests: cycleBodies(bodies),
   });
   const figures: Figures = {
     name,
