@@ -19,6 +19,8 @@ KAFKA_DIR="$LOCAL/kafka"
 KAFKA_LIBS="${KAFKA_LIBS:-$ROOT/.local/kafka/libs}"
 CH_DIR="$LOCAL/clickhouse"
 CH_BIN="${CLICKHOUSE_SERVER_BIN:-/usr/sbin/clickhouse-server}"
+# How long a stop waits after SIGTERM before SIGKILL (tests shorten it for private servers).
+STOP_GRACE_SECONDS="${STOP_GRACE_SECONDS:-30}"
 
 log() { printf '[services] %s\n' "$*"; }
 die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
@@ -124,8 +126,12 @@ stop_pid() { # name pidfile
   pid="$(cat "$pidfile")"
   log "stopping $1 (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then log "$1 did not stop in 30 s; killing"; kill -KILL "$pid" 2>/dev/null || true; fi
+  for _ in $(seq 1 $((STOP_GRACE_SECONDS * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$1 did not stop in $STOP_GRACE_SECONDS s; killing"
+    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   rm -f "$pidfile"
 }
 

@@ -1,11 +1,18 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { startGrpcServer } from "@sluice/grpc";
 import { Readiness } from "@sluice/http";
 import { createKafka, type Kafka, type Producer } from "@sluice/kafka";
 import { createRegistry } from "@sluice/metrics";
+import { EventSchema, IngestService, RetryInfoSchema } from "@sluice/proto";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "@sluice/proto/health";
 import { createTestTopic, type PrivateService, startPrivateKafka, testKafka, testLogger, uniqueName } from "@sluice/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "./app";
+import { createApp, createIngestCore } from "./app";
 import { startBrokerProbe } from "./broker-probe";
 import { noCampaignRules } from "./campaigns";
+import { createIngestGrpc } from "./grpc/server";
 import { createIdempotentProducer, createKafkaPublisher } from "./kafka-publisher";
 import { TEST_CONFIG } from "./testing/fakes";
 
@@ -35,9 +42,14 @@ async function startIngest(kafka: Kafka, topic: string, timeoutMs = 5000) {
     registry,
     logger: testLogger,
   });
-  const app = createApp({ logger: testLogger, registry, readiness, config: TEST_CONFIG, publisher, campaigns: noCampaignRules });
+  const deps = { logger: testLogger, registry, readiness, config: TEST_CONFIG, publisher, campaigns: noCampaignRules };
+  // HTTP and gRPC share one core and one publisher, as in main.
+  const core = createIngestCore(deps);
+  const app = createApp({ ...deps, core });
   return {
     app,
+    /** Serves the same core over gRPC; the caller closes the server. */
+    grpc: () => startGrpcServer({ port: 0, host: "127.0.0.1", ...createIngestGrpc({ ...deps, core }) }),
     async stop() {
       probe.stop();
       await publisher.close();
@@ -62,6 +74,15 @@ async function consumeAll(kafka: Kafka, topic: string, count: number, timeoutMs 
   await Promise.race([done, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
   await consumer.disconnect();
   return seen;
+}
+
+async function failure(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("the call succeeded");
 }
 
 const post = (body: unknown) =>
@@ -130,11 +151,18 @@ describe("ingest with the broker stopped", () => {
     await broker?.destroy();
   }, 60_000);
 
-  it("answers 503 with Retry-After within the produce timeout, never 202, and /ready turns 503", async () => {
+  it("answers 503 with Retry-After (gRPC: UNAVAILABLE with RetryInfo) within the produce timeout, never 202, and /ready turns 503", async () => {
     const topic = await createTestTopic(kafka, "outage", 1);
     const ingest = await startIngest(kafka, topic, 2000);
+    const server = await ingest.grpc();
+    const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` });
+    const grpc = createClient(IngestService, transport);
+    const health = createClient(Health, transport);
+    const grpcEvent = (i: number) =>
+      create(EventSchema, { eventName: "e", userId: `g${i}`, timestamp: { case: "timestampMs", value: BigInt(Date.now()) } });
     try {
       expect((await ingest.app.request(post({ event_name: "e", user_id: "u", timestamp: Date.now() }))).status).toBe(202);
+      expect((await grpc.publishEvent({ event: grpcEvent(0) })).eventId).toMatch(/.+/);
       await broker.stop();
       const statuses: number[] = [];
       for (let i = 0; i < 4; i += 1) {
@@ -145,6 +173,14 @@ describe("ingest with the broker stopped", () => {
         expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
       }
       expect(statuses).toEqual([503, 503, 503, 503]);
+      for (let i = 1; i <= 3; i++) {
+        const started = Date.now();
+        const error = await failure(grpc.publishEvent({ event: grpcEvent(i) }));
+        expect(Date.now() - started).toBeLessThan(4000);
+        expect(error.code).toBe(Code.Unavailable);
+        expect(error.findDetails(RetryInfoSchema)).toHaveLength(1);
+      }
+      expect((await failure(grpc.publishEvents({ events: [grpcEvent(4), grpcEvent(5)] }))).code).toBe(Code.Unavailable);
       const deadline = Date.now() + 10_000;
       let ready = 200;
       while (ready === 200 && Date.now() < deadline) {
@@ -152,8 +188,10 @@ describe("ingest with the broker stopped", () => {
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
       expect(ready).toBe(503);
+      expect((await health.check({})).status).toBe(Status.NOT_SERVING);
       expect((await ingest.app.request("/health")).status).toBe(200);
     } finally {
+      await server.close();
       await Promise.race([ingest.stop(), new Promise((resolve) => setTimeout(resolve, 3000))]);
     }
   });

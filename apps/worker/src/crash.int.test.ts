@@ -68,8 +68,8 @@ describe("worker killed with SIGKILL while events flow", () => {
     const producer = kafka.producer();
     await producer.connect();
     const flow = (async () => {
-      for (let i = 0; producing && i < 2000; i++) {
-        const events = Array.from({ length: 100 }, (_, j) => makeEvent(i * 100 + j));
+      for (let i = 0; producing && i < 4000; i++) {
+        const events = Array.from({ length: 50 }, (_, j) => makeEvent(i * 50 + j));
         await producer.send({
           topic,
           acks: -1,
@@ -101,7 +101,7 @@ describe("worker killed with SIGKILL while events flow", () => {
     await producer.disconnect();
 
     // Each 400-row insert feeds six tables (raw, by-user copy and four views): on a loaded machine the
-    // backlog left by the kills takes the worker ~45 s to drain.
+    // backlog left by the kills takes the worker ~20 s to drain.
     await eventually(async () => ((await rows()) >= acknowledged ? true : undefined), 90_000, 200);
     // Give a late duplicate the chance to show up before counting.
     await pause(1500);

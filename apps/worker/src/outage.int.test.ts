@@ -63,8 +63,8 @@ describe("ClickHouse outage while events flow", () => {
 
     await eventually(async () => ((await rows()) > 0 ? true : undefined), 20_000);
     await eventually(async () => ((await readiness.report()).ready ? true : undefined), 20_000);
-    // SIGTERM closes the listener at once, but the server goes on serving open keep-alive connections
-    // (the worker's pools) for up to ~30 s before it exits; the 10 s of outage count from the signal.
+    // SIGTERM closes the listener at once; the private server is killed 3 s later if the worker's
+    // keep-alive connections still hold it. The 10 s of outage count from the signal.
     const stoppedAt = Date.now();
     await clickhouse.stop();
     const unready = await eventually(async () => {

@@ -73,7 +73,9 @@ export async function startPrivateClickHouse(): Promise<PrivateService> {
   const tcp = await freePort();
   return privateService(
     "clickhouse",
-    { CLICKHOUSE_HTTP_PORT: String(http), CLICKHOUSE_TCP_PORT: String(tcp) },
+    // Tests stop it to simulate an outage. After SIGTERM it goes on serving open keep-alive connections
+    // for ~30 s, which would stretch a 10 s outage to 40 s: 3 s of grace, then SIGKILL.
+    { CLICKHOUSE_HTTP_PORT: String(http), CLICKHOUSE_TCP_PORT: String(tcp), STOP_GRACE_SECONDS: "3" },
     `http://127.0.0.1:${http}`,
   );
 }

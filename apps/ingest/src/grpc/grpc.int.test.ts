@@ -3,32 +3,19 @@ import { fileURLToPath } from "node:url";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { type GrpcServer, startGrpcServer } from "@sluice/grpc";
-import { Readiness } from "@sluice/http";
-import { createKafka, type Kafka } from "@sluice/kafka";
-import { createRegistry } from "@sluice/metrics";
-import { BadRequestSchema, EventSchema, IngestService, QueryService, RetryInfoSchema, type StoredEvent } from "@sluice/proto";
+import { BadRequestSchema, EventSchema, IngestService, QueryService, type StoredEvent } from "@sluice/proto";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "@sluice/proto/health";
 import {
   createTestDatabase,
   createTestTopic,
   eventually,
   freePort,
-  type PrivateService,
   services,
-  startPrivateKafka,
   type TestDatabase,
   testKafka,
-  testLogger,
   uniqueName,
 } from "@sluice/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createIngestCore } from "../app";
-import { startBrokerProbe } from "../broker-probe";
-import { noCampaignRules } from "../campaigns";
-import { createIdempotentProducer, createKafkaPublisher } from "../kafka-publisher";
-import { TEST_CONFIG } from "../testing/fakes";
-import { createIngestGrpc } from "./server";
 
 const APPS = fileURLToPath(new URL("../../../", import.meta.url));
 const INGEST_KEY = "ingest-secret";
@@ -223,78 +210,5 @@ describe("gRPC against the running ingest, worker and query apps", () => {
     );
     const query = createClient(QueryService, createGrpcTransport({ baseUrl: queryUrl }));
     expect((await failure(query.listEvents({}))).code).toBe(Code.Unauthenticated);
-  });
-});
-
-describe("gRPC ingest when the broker stops", () => {
-  let broker: PrivateService;
-  let kafka: Kafka;
-
-  beforeAll(async () => {
-    broker = await startPrivateKafka();
-    kafka = createKafka({ brokers: [broker.address], clientId: "grpc-outage", retries: 2 }, testLogger);
-  }, 120_000);
-
-  afterAll(async () => {
-    await broker?.destroy();
-  }, 60_000);
-
-  it("answers UNAVAILABLE with RetryInfo, never OK, and health turns NOT_SERVING", async () => {
-    const topic = await createTestTopic(kafka, "grpc-outage", 1);
-    const producers = [createIdempotentProducer(kafka)];
-    await Promise.all(producers.map((p) => p.connect()));
-    const admin = kafka.admin();
-    await admin.connect();
-    const registry = createRegistry("test");
-    const readiness = new Readiness();
-    const probe = startBrokerProbe(admin, topic, 500, testLogger);
-    readiness.register("kafka", () => probe.check());
-    const publisher = createKafkaPublisher({
-      producers,
-      topic,
-      batchSize: 500,
-      lingerMs: 2,
-      maxFlushBytes: 1_000_000,
-      maxInFlight: 10_000,
-      timeoutMs: 2000,
-      registry,
-      logger: testLogger,
-    });
-    const deps = { logger: testLogger, registry, readiness, config: TEST_CONFIG, publisher, campaigns: noCampaignRules };
-    const server: GrpcServer = await startGrpcServer({
-      port: 0,
-      host: "127.0.0.1",
-      ...createIngestGrpc({ ...deps, core: createIngestCore(deps) }),
-    });
-    const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` });
-    const ingest = createClient(IngestService, transport);
-    const health = createClient(Health, transport);
-    const one = (i: number) => ({
-      event: event({ eventName: "e", userId: `u${i}`, timestamp: { case: "timestampMs", value: BigInt(Date.now()) } }),
-    });
-    try {
-      expect((await ingest.publishEvent(one(0))).eventId).toMatch(/.+/);
-      await broker.stop();
-      for (let i = 1; i <= 3; i++) {
-        const started = Date.now();
-        const error = await failure(ingest.publishEvent(one(i)));
-        expect(Date.now() - started).toBeLessThan(4000);
-        expect(error.code).toBe(Code.Unavailable);
-        expect(error.findDetails(RetryInfoSchema)).toHaveLength(1);
-      }
-      const batch = await failure(ingest.publishEvents({ events: [one(4).event, one(5).event] }));
-      expect(batch.code).toBe(Code.Unavailable);
-      await eventually(async () => ((await health.check({})).status === Status.NOT_SERVING ? true : undefined), 10_000, 200);
-    } finally {
-      await server.close();
-      probe.stop();
-      await Promise.race([
-        (async () => {
-          await publisher.close();
-          await Promise.all([...producers.map((p) => p.disconnect()), admin.disconnect()]);
-        })(),
-        new Promise((resolve) => setTimeout(resolve, 3000)),
-      ]);
-    }
   });
 });
