@@ -483,6 +483,15 @@ function collectFigures(r: BenchReport): Figure[] {
       ceiling: null,
       ceilingName: "",
     });
+    add({
+      area: "query",
+      figure: `${name}, answer cache: repeated p50 / p99 (first request ${row.cached.firstMs} ms)`,
+      value: row.cached.p50Ms,
+      value2: row.cached.p99Ms,
+      unit: "ms",
+      ceiling: null,
+      ceilingName: "",
+    });
   }
   if (load) {
     add({
@@ -555,5 +564,10 @@ interface WorkerResult {
   worker: { rows_per_s: number; rows_per_s_from_first_row: number; peak_rss_mb: number };
 }
 interface QueryResult {
-  results: { group_by: string; event_name: string | null; sequential: { p50Ms: number; p99Ms: number } }[];
+  results: {
+    group_by: string;
+    event_name: string | null;
+    sequential: { p50Ms: number; p99Ms: number };
+    cached: { firstMs: number; p50Ms: number; p99Ms: number };
+  }[];
 }

@@ -2,7 +2,9 @@
 // The events are generated inside ClickHouse (INSERT … SELECT FROM numbers) in chunks, so the
 // materialized views fill the hourly aggregates as the worker's inserts would; a loaded bench database
 // is reused on the next run. The query app runs in this process on a loopback port; requests go one
-// at a time (latency) and then 4 at a time (throughput), each case bounded in count and time.
+// at a time (latency) and then 4 at a time (throughput), each case bounded in count and time. Each case
+// runs on an app without the answer cache (every request merges the states) and, one at a time, on one
+// with it (a repeated request checks the counts and reuses the answer; the first one is a miss).
 // Results: bench/results/query-<timestamp>.json.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -15,6 +17,7 @@ import { createRegistry } from "@sluice/metrics";
 import { MIGRATIONS_DIR, services } from "@sluice/testing";
 import { createApp } from "../../apps/query/src/app";
 import { GROUP_BY } from "../../apps/query/src/queries/metrics";
+import { createMetricsCache } from "../../apps/query/src/services/metrics-cache";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const DATABASE = process.env.BENCH_DATABASE ?? "sluice_bench_query";
@@ -133,25 +136,40 @@ async function measure(url: string, concurrency: number) {
 const loadAtStart = loadavg();
 const data = await prepare();
 const store = new CampaignStore();
-const app = createApp({
-  logger: createLogger({ name: "query", level: "warn" }),
-  registry: createRegistry("query"),
-  readiness: new Readiness(),
-  db,
-  campaigns: { get: (id) => store.get(id), list: () => store.list(), apply: (c) => store.put(c) },
-  publisher: { publish: () => Promise.reject(new Error("campaigns are not benchmarked")) },
-  apiKeys: [],
-});
+/** The query app as main builds it, with or without the answer cache. */
+function queryApp(cached: boolean) {
+  const registry = createRegistry("query");
+  return createApp({
+    logger: createLogger({ name: "query", level: "warn" }),
+    registry,
+    readiness: new Readiness(),
+    db,
+    campaigns: { get: (id) => store.get(id), list: () => store.list(), apply: (c) => store.put(c) },
+    publisher: { publish: () => Promise.reject(new Error("campaigns are not benchmarked")) },
+    apiKeys: [],
+    ...(cached ? { metricsCache: createMetricsCache({ maxGroups: 200_000, registry }) } : {}),
+  });
+}
+const app = queryApp(false);
+const cachedApp = queryApp(true);
 const http = await startHttpServer((request) => app.fetch(request), { port: 0, host: "127.0.0.1" });
+const cachedHttp = await startHttpServer((request) => cachedApp.fetch(request), { port: 0, host: "127.0.0.1" });
 const from = data.endSeconds - DAYS * 86_400;
 const results = [];
 for (const eventName of ["purchase", undefined]) {
   for (const groupBy of GROUP_BY) {
     const name = eventName === undefined ? "" : `&event_name=${eventName}`;
-    const url = `http://127.0.0.1:${http.port}/metrics?group_by=${groupBy}&from=${from}&to=${data.endSeconds}${name}`;
+    const path = `/metrics?group_by=${groupBy}&from=${from}&to=${data.endSeconds}${name}`;
+    const url = `http://127.0.0.1:${http.port}${path}`;
     const sample = (await (await fetch(url)).json()) as { total_events: number; data: unknown[] };
     const sequential = await measure(url, 1);
     const concurrent = await measure(url, CONCURRENCY);
+    const cachedUrl = `http://127.0.0.1:${cachedHttp.port}${path}`;
+    const missStarted = performance.now();
+    const miss = await (await fetch(cachedUrl)).json();
+    const firstMs = Math.round((performance.now() - missStarted) * 100) / 100;
+    if (JSON.stringify(miss) !== JSON.stringify(sample)) throw new Error(`${path}: the cached app answered differently`);
+    const cached = { firstMs, ...(await measure(cachedUrl, 1)) };
     const row = {
       group_by: groupBy,
       event_name: eventName ?? null,
@@ -159,6 +177,7 @@ for (const eventName of ["purchase", undefined]) {
       groups: sample.data.length,
       sequential,
       concurrent,
+      cached,
     };
     logger.info(row, "measured");
     results.push(row);
@@ -172,6 +191,7 @@ for (const params of ["limit=100", "limit=100&event_name=purchase&where=plan:eq:
   searches.push({ params, sequential });
 }
 await http.close();
+await cachedHttp.close();
 const [hourly] = await db.query<{ c: string }>(raw("SELECT count() AS c FROM events_hourly"));
 const [rollup] = await db.query<{ c: string }>(raw("SELECT count() AS c FROM events_rollup"));
 await db.close();
@@ -200,10 +220,15 @@ writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 console.log(
   `\n${data.rows.toLocaleString("en-US")} events over ${DAYS} days, ${report.hourlyRows} hourly rows, ${report.rollupRows} rollup rows, load average ${[loadAtStart[0], report.loadAverage[0]].map((n) => n?.toFixed(2)).join(" → ")}`,
 );
-console.log("group_by   event_name  p50 ms  p99 ms  (1 at a time)   p50 ms  p99 ms  req/s  (4 at a time)");
+console.log(
+  "group_by   event_name  p50 ms  p99 ms  (1 at a time)   p50 ms  p99 ms  req/s  (4 at a time)   first  p50 ms  p99 ms  (cached)",
+);
 for (const r of results) {
+  const cells = [r.sequential.p50Ms, r.sequential.p99Ms].map((n) => String(n).padStart(7));
+  const concurrent = [r.concurrent.p50Ms, r.concurrent.p99Ms].map((n) => String(n).padStart(7));
+  const cached = [r.cached.firstMs, r.cached.p50Ms, r.cached.p99Ms].map((n) => String(n).padStart(7));
   console.log(
-    `${r.group_by.padEnd(10)} ${(r.event_name ?? "(all)").padEnd(10)} ${String(r.sequential.p50Ms).padStart(7)} ${String(r.sequential.p99Ms).padStart(7)}                 ${String(r.concurrent.p50Ms).padStart(7)} ${String(r.concurrent.p99Ms).padStart(7)} ${String(r.concurrent.requestsPerSec).padStart(6)}`,
+    `${r.group_by.padEnd(10)} ${(r.event_name ?? "(all)").padEnd(10)} ${cells.join(" ")}                 ${concurrent.join(" ")} ${String(r.concurrent.requestsPerSec).padStart(6)}                 ${cached.join(" ")}`,
   );
 }
 for (const r of searches) console.log(`search ${r.params.padEnd(50)} p50 ${r.sequential.p50Ms} ms  p99 ${r.sequential.p99Ms} ms`);

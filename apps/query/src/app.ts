@@ -9,6 +9,7 @@ import { registerEventLookup } from "./routes/event";
 import { registerMetrics } from "./routes/metrics";
 import { registerOverview } from "./routes/overview";
 import { registerSearch } from "./routes/search";
+import type { MetricsCache } from "./services/metrics-cache";
 import { invalidRequest } from "./services/validate";
 
 /** What the campaign routes read: the registry tailing the topic (and taking our own writes at once). */
@@ -27,6 +28,8 @@ export interface QueryDeps extends CommonDeps {
   /** Keys that may also write (POST /campaigns). */
   adminApiKeys?: readonly string[];
   now?: () => number;
+  /** Reuses GET /metrics answers while their counts are unchanged (main builds one; tests may omit it). */
+  metricsCache?: MetricsCache;
 }
 
 export type QueryApp = OpenAPIHono;
@@ -60,7 +63,7 @@ export function createApp(deps: QueryDeps): QueryApp {
     for (const path of GUARDED) app.use(path, auth, writes);
   }
   const now = deps.now ?? Date.now;
-  registerMetrics(app, { db: deps.db, now });
+  registerMetrics(app, { db: deps.db, cache: deps.metricsCache, now });
   registerEventLookup(app, { db: deps.db });
   registerSearch(app, { db: deps.db, now });
   registerCampaigns(app, { campaigns: deps.campaigns, publisher: deps.publisher, logger: deps.logger });

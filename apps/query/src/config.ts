@@ -19,6 +19,8 @@ export const queryEnvSchema = z
     QUERY_ADMIN_API_KEYS: csv(),
     AUTH_DISABLED: flag(false),
     CLICKHOUSE_REQUEST_TIMEOUT_MS: positiveInt(10_000),
+    /** Groups (buckets, channels, campaigns) of GET /metrics answers kept for reuse; 0 turns the cache off. */
+    METRICS_CACHE_MAX_GROUPS: z.coerce.number().int().min(0).default(200_000),
   })
   .refine(
     (env) =>

@@ -9,6 +9,7 @@ import { createRegistry, startMetricsServer } from "@sluice/metrics";
 import { createApp } from "./app";
 import { queryEnvSchema } from "./config";
 import { createQueryGrpc } from "./grpc/server";
+import { createMetricsCache } from "./services/metrics-cache";
 
 const config = loadConfigOrExit(queryEnvSchema, process.env);
 const logger = createLogger({ name: "query", level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
@@ -48,6 +49,9 @@ const background = new AbortController();
 retryInBackground("campaigns producer", () => producer.connect(), { logger, signal: background.signal });
 campaigns.startInBackground({ timeoutMs: config.CAMPAIGNS_READY_TIMEOUT_MS, signal: background.signal });
 
+// One cache for HTTP and gRPC: both answer the same GetMetrics.
+const metricsCache =
+  config.METRICS_CACHE_MAX_GROUPS > 0 ? createMetricsCache({ maxGroups: config.METRICS_CACHE_MAX_GROUPS, registry }) : undefined;
 const app = createApp({
   logger,
   registry,
@@ -57,6 +61,7 @@ const app = createApp({
   publisher: createCampaignPublisher(producer, config.KAFKA_CAMPAIGNS_TOPIC),
   apiKeys: config.AUTH_DISABLED ? [] : config.QUERY_API_KEYS,
   adminApiKeys: config.AUTH_DISABLED ? [] : config.QUERY_ADMIN_API_KEYS,
+  metricsCache,
 });
 const http = await startHttpServer((request) => app.fetch(request), {
   port: config.SERVER_PORT,
@@ -71,6 +76,7 @@ const grpc = await startGrpcServer({
     readiness,
     db,
     apiKeys: config.AUTH_DISABLED ? [] : [...config.QUERY_API_KEYS, ...config.QUERY_ADMIN_API_KEYS],
+    metricsCache,
   }),
   port: config.GRPC_PORT,
   host: config.SERVER_HOST,

@@ -1,8 +1,10 @@
 import { EVENT_COLUMNS, loadMigrations, migrate, raw, type SqlFragment, sql, toEventRow } from "@sluice/clickhouse";
 import { CHANNELS, type EventMessage } from "@sluice/events";
+import { createRegistry } from "@sluice/metrics";
 import { createTestDatabase, MIGRATIONS_DIR, type TestDatabase } from "@sluice/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GROUP_BY, type GroupBy } from "./queries/metrics";
+import { createMetricsCache } from "./services/metrics-cache";
 import { buildTestApp } from "./testing";
 
 const H = 3_600_000;
@@ -142,6 +144,59 @@ describe("GET /metrics over the rollups", () => {
     for (const groupBy of GROUP_BY) {
       const body = await metrics(`group_by=${groupBy}&from=${at}&to=${at}`);
       expect([body.total_events, body.unique_users, body.data], groupBy).toEqual([0, 0, []]);
+    }
+  });
+});
+
+describe("GET /metrics with the answer cache", () => {
+  it("serves a repeated request from the cache, and counts an event that lands in the range at once", async () => {
+    const own = await createTestDatabase({ migrate: true });
+    try {
+      const some = rows.slice(0, 600);
+      await own.db.insert("events", some);
+      const registry = createRegistry("test");
+      const cached = buildTestApp({
+        db: own.db,
+        registry,
+        metricsCache: createMetricsCache({ maxGroups: 10_000, registry }),
+      }).app;
+      const uncached = buildTestApp({ db: own.db }).app;
+      const lookups = async () => {
+        const metric = await registry.getSingleMetric("query_metrics_cache_lookups_total")?.get();
+        return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.result), v.value]));
+      };
+      const from = START / 1000;
+      const to = (START + 6 * D) / 1000;
+      const ask = async (target: typeof cached, groupBy: GroupBy) => {
+        const res = await target.request(`/metrics?group_by=${groupBy}&from=${from}&to=${to}`);
+        expect(res.status).toBe(200);
+        return (await res.json()) as MetricsBody;
+      };
+
+      for (const groupBy of GROUP_BY) {
+        const first = await ask(cached, groupBy);
+        expect(await ask(cached, groupBy), groupBy).toEqual(first);
+        expect(await ask(uncached, groupBy), groupBy).toEqual(first);
+      }
+      expect(await lookups()).toEqual({ miss: 4, hit: 4 });
+
+      // A new user's event inside the range, and a known user's event: both show up in the next answer.
+      const known = messages[0] as EventMessage;
+      const late = [
+        { ...known, event_id: uuid(90_001), user_id: "someone-new", timestamp: START + 2 * D + 5 * H },
+        { ...known, event_id: uuid(90_002), timestamp: START + 3 * D + 1 * H },
+      ].map((m, i) => toEventRow(m, { topic: "events", partition: 0, offset: String(90_000 + i) }));
+      const before = await ask(cached, "day");
+      await own.db.insert("events", late);
+      for (const groupBy of GROUP_BY) {
+        const after = await ask(cached, groupBy);
+        expect(after, groupBy).toEqual(await ask(uncached, groupBy));
+        expect(after.total_events, groupBy).toBe(before.total_events + 2);
+        expect(after.unique_users, groupBy).toBe(before.unique_users + 1);
+      }
+      expect(await lookups()).toEqual({ miss: 8, hit: 5 });
+    } finally {
+      await own.drop();
     }
   });
 });

@@ -5,6 +5,7 @@ import { AppError, type CommonDeps } from "@sluice/http";
 import { QueryService } from "@sluice/proto";
 import { eventLookupParamsSchema, lookupEvent } from "../services/event";
 import { getMetrics, metricsParamsSchema } from "../services/metrics";
+import type { MetricsCache } from "../services/metrics-cache";
 import { runSearch, searchParamsSchema } from "../services/search";
 import { parseParams } from "../services/validate";
 import { groupByEnum, groupByName, toFailedEventMessage, toStoredEventMessage } from "./convert";
@@ -15,6 +16,7 @@ export interface QueryGrpcDeps extends CommonDeps {
   apiKeys: readonly string[];
   accessLogSampleRate?: number;
   now?: () => number;
+  metricsCache?: MetricsCache;
 }
 
 /** HTTP parameter names and the request fields of ListEvents that carry them, for error details. */
@@ -78,7 +80,7 @@ export function createQueryGrpc(deps: QueryGrpcDeps): { routes: (router: Connect
           to: given(request.to),
           group_by: groupByName(request.groupBy),
         });
-        const metrics = await getMetrics(deps.db, params, now());
+        const metrics = await getMetrics({ db: deps.db, cache: deps.metricsCache }, params, now());
         return {
           eventName: metrics.event_name ?? undefined,
           from: metrics.from,

@@ -79,21 +79,32 @@ function inSpans(column: SqlFragment, spans: Span[]): SqlFragment {
   );
 }
 
+/** The state columns a query reads: both for the answer, the count states alone for its version. */
+const STATES = raw("events, users");
+const COUNT_STATES = raw("events");
+
 /** States of one events_rollup kind over the spans, keyed by `group`. */
-function rollupRows(kind: string, name: string, spans: Span[], group: SqlFragment, tag: number): SqlFragment[] {
+function rollupRows(
+  kind: string,
+  name: string,
+  spans: Span[],
+  group: SqlFragment,
+  tag: number,
+  states: SqlFragment,
+): SqlFragment[] {
   if (spans.length === 0) return [];
   return [
-    sql`SELECT ${tag} AS t, ${group} AS g, events, users FROM events_rollup
+    sql`SELECT ${tag} AS t, ${group} AS g, ${states} FROM events_rollup
         WHERE kind = ${kind} AND name = ${name} AND (${inSpans(raw("bucket"), spans)})`,
   ];
 }
 
 /** States of events_hourly over the spans (the channel and campaign edges), keyed by `group`. */
-function hourlyRows(eventName: string | undefined, spans: Span[], group: SqlFragment): SqlFragment[] {
+function hourlyRows(eventName: string | undefined, spans: Span[], group: SqlFragment, states: SqlFragment): SqlFragment[] {
   if (spans.length === 0) return [];
   const name = eventName === undefined ? raw("1") : sql`event_name = ${eventName}`;
   return [
-    sql`SELECT ${GROUP} AS t, ${group} AS g, events, users FROM events_hourly
+    sql`SELECT ${GROUP} AS t, ${group} AS g, ${states} FROM events_hourly
         WHERE ${name} AND (${inSpans(raw("hour"), spans)})`,
   ];
 }
@@ -109,41 +120,44 @@ const NO_GROUP = raw("toUInt32(0)");
  * 24 hour states hold a hash per user and hour; measured 15 % less CPU at 10M events, and 20 % more for
  * one event name, whose day states stay below that cap).
  */
-function metricsRows(query: MetricsQuery): { rows: SqlFragment[]; separateTotal: boolean } {
+function metricsRows(query: MetricsQuery, states: SqlFragment): { rows: SqlFragment[]; separateTotal: boolean } {
   const { days, edges } = splitRange(query);
   const whole = days === undefined ? [] : [days];
   const name = query.eventName ?? ALL_EVENTS;
   switch (query.groupBy) {
     case "hour": {
-      const groups = rollupRows("hour", name, [...whole, ...edges], BUCKET_SECONDS, GROUP);
+      const groups = rollupRows("hour", name, [...whole, ...edges], BUCKET_SECONDS, GROUP, states);
       if (days === undefined || query.eventName !== undefined) return { rows: groups, separateTotal: false };
       return {
         rows: [
           ...groups,
-          ...rollupRows("day", name, whole, NO_GROUP, TOTAL),
-          ...rollupRows("hour", name, edges, NO_GROUP, TOTAL),
+          ...rollupRows("day", name, whole, NO_GROUP, TOTAL, states),
+          ...rollupRows("hour", name, edges, NO_GROUP, TOTAL, states),
         ],
         separateTotal: true,
       };
     }
     case "day":
       return {
-        rows: [...rollupRows("day", name, whole, BUCKET_SECONDS, GROUP), ...rollupRows("hour", name, edges, BUCKET_DAY, GROUP)],
+        rows: [
+          ...rollupRows("day", name, whole, BUCKET_SECONDS, GROUP, states),
+          ...rollupRows("hour", name, edges, BUCKET_DAY, GROUP, states),
+        ],
         separateTotal: false,
       };
     case "channel":
       return {
         rows: [
-          ...rollupRows("day_channel", name, whole, raw("value"), GROUP),
-          ...hourlyRows(query.eventName, edges, raw("CAST(channel AS String)")),
+          ...rollupRows("day_channel", name, whole, raw("value"), GROUP, states),
+          ...hourlyRows(query.eventName, edges, raw("CAST(channel AS String)"), states),
         ],
         separateTotal: false,
       };
     case "campaign":
       return {
         rows: [
-          ...rollupRows("day_campaign", name, whole, raw("value"), GROUP),
-          ...hourlyRows(query.eventName, edges, raw("campaign_id")),
+          ...rollupRows("day_campaign", name, whole, raw("value"), GROUP, states),
+          ...hourlyRows(query.eventName, edges, raw("campaign_id"), states),
         ],
         separateTotal: false,
       };
@@ -159,7 +173,7 @@ function metricsRows(query: MetricsQuery): { rows: SqlFragment[]; separateTotal:
  * with null for events that named none.
  */
 export async function queryMetrics(db: ClickHouse, query: MetricsQuery): Promise<Metrics> {
-  const { rows, separateTotal } = metricsRows(query);
+  const { rows, separateTotal } = metricsRows(query, STATES);
   const totalTag = separateTotal ? TOTAL : GROUP;
   const [row] =
     rows.length === 0
@@ -183,6 +197,31 @@ export async function queryMetrics(db: ClickHouse, query: MetricsQuery): Promise
     unique_users: total.u,
     data: query.groupBy === "hour" || query.groupBy === "day" ? fillBuckets(query, groups) : rankGroups(groups),
   };
+}
+
+const countsRow = z.object({
+  ts: z.array(z.coerce.number()),
+  gs: z.array(z.union([z.string(), z.number()])),
+  es: z.array(z.coerce.number()),
+});
+
+/**
+ * The event count of every row group queryMetrics would merge, as one string. Counts only grow as events
+ * land, so an unchanged version means the same events and therefore the same unique users. Reads only the
+ * count states: a few milliseconds, against up to seconds for merging the unique-user states.
+ */
+export async function queryMetricsVersion(db: ClickHouse, query: MetricsQuery): Promise<string> {
+  const { rows } = metricsRows(query, COUNT_STATES);
+  if (rows.length === 0) return "";
+  const [row] = await db.query(
+    sql`SELECT groupArray(t) AS ts, groupArray(g) AS gs, groupArray(e) AS es
+        FROM (SELECT t, g, countMerge(events) AS e FROM (${join(rows, " UNION ALL ")}) GROUP BY t, g)`,
+  );
+  const counts = countsRow.parse(row ?? { ts: [], gs: [], es: [] });
+  return counts.ts
+    .map((tag, i) => `${tag}:${counts.gs[i]}:${counts.es[i]}`)
+    .sort()
+    .join(",");
 }
 
 function fillBuckets(query: MetricsQuery, rows: GroupRow[]): MetricsGroup[] {

@@ -1,7 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import type { ClickHouse } from "@sluice/clickhouse";
 import { GROUP_BY } from "../queries/metrics";
-import { getMetrics, metricsParamsSchema } from "../services/metrics";
+import { getMetrics, type MetricsDeps, metricsParamsSchema } from "../services/metrics";
 import { errorResponses } from "./schemas";
 
 const MetricsSchema = z
@@ -33,6 +32,6 @@ const route = createRoute({
 });
 
 /** Registers `GET /metrics`. */
-export function registerMetrics(app: OpenAPIHono, deps: { db: ClickHouse; now: () => number }): void {
-  app.openapi(route, async (c) => c.json(await getMetrics(deps.db, c.req.valid("query"), deps.now()), 200));
+export function registerMetrics(app: OpenAPIHono, deps: MetricsDeps & { now: () => number }): void {
+  app.openapi(route, async (c) => c.json(await getMetrics(deps, c.req.valid("query"), deps.now()), 200));
 }

@@ -3,8 +3,9 @@ import type { ClickHouse } from "@sluice/clickhouse";
 import { LIMITS } from "@sluice/events";
 import { metricsRange } from "../params/time";
 import { readFromClickHouse } from "../queries/guard";
-import { GROUP_BY, type Metrics, queryMetrics } from "../queries/metrics";
+import { GROUP_BY, type Metrics, queryMetrics, queryMetricsVersion } from "../queries/metrics";
 import { instantParam } from "../routes/schemas";
+import type { MetricsCache } from "./metrics-cache";
 
 /** The parameters of a metrics request, as GET /metrics declares them and the gRPC GetMetrics maps onto them. */
 export const metricsParamsSchema = z.object({
@@ -16,8 +17,30 @@ export const metricsParamsSchema = z.object({
 
 export type MetricsParams = z.output<typeof metricsParamsSchema>;
 
-/** Counts and unique users over the range (widened to whole hours) from the rollups. */
-export async function getMetrics(db: ClickHouse, params: MetricsParams, now: number): Promise<Metrics> {
+/** What answering GET /metrics needs; without a cache every request merges the unique-user states. */
+export interface MetricsDeps {
+  db: ClickHouse;
+  cache?: MetricsCache | undefined;
+}
+
+/**
+ * Counts and unique users over the range (widened to whole hours) from the rollups. With a cache, an answer
+ * computed earlier is reused while the range's event counts are unchanged, so it is as exact as a fresh one.
+ */
+export async function getMetrics(deps: MetricsDeps, params: MetricsParams, now: number): Promise<Metrics> {
   const range = metricsRange(params, now);
-  return await readFromClickHouse(() => queryMetrics(db, { ...range, eventName: params.event_name, groupBy: params.group_by }));
+  const query = { ...range, eventName: params.event_name, groupBy: params.group_by };
+  const { db, cache } = deps;
+  return await readFromClickHouse(async () => {
+    if (cache === undefined) return await queryMetrics(db, query);
+    const key = JSON.stringify([query.groupBy, query.eventName ?? null, query.fromMs, query.toMs]);
+    // Read before the answer: events landing in between make the stored version older than the answer,
+    // and the next request recomputes, rather than the other way round (a stale answer served).
+    const version = await queryMetricsVersion(db, query);
+    const cached = cache.get(key, version);
+    if (cached !== undefined) return cached;
+    const metrics = await queryMetrics(db, query);
+    cache.set(key, version, metrics);
+    return metrics;
+  });
 }

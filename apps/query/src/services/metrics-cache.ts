@@ -1,0 +1,64 @@
+import { Counter, type Registry } from "@sluice/metrics";
+import type { Metrics } from "../queries/metrics";
+
+/**
+ * Answers of GET /metrics kept with the event counts they were computed from. Counts only grow (the worker
+ * never removes rows), so an answer whose counts still match the rollups' is still exact: a repeated
+ * request costs a read of the count states (milliseconds) instead of the unique-user merge (up to seconds).
+ */
+export interface MetricsCache {
+  /** The answer stored under `key` when it was computed from exactly `version`'s counts. */
+  get(key: string, version: string): Metrics | undefined;
+  set(key: string, version: string, metrics: Metrics): void;
+}
+
+interface Entry {
+  version: string;
+  metrics: Metrics;
+  weight: number;
+}
+
+/**
+ * A least-recently-used MetricsCache bounded by the number of groups it holds (a 30-day hourly answer
+ * holds 720), so its memory stays bounded whatever ranges are asked for.
+ */
+export function createMetricsCache(options: { maxGroups: number; registry: Registry }): MetricsCache {
+  const entries = new Map<string, Entry>();
+  let weight = 0;
+  const lookups = new Counter({
+    name: "query_metrics_cache_lookups_total",
+    help: "GET /metrics answers served from the cache (hit) or computed (miss)",
+    labelNames: ["result"],
+    registers: [options.registry],
+  });
+
+  return {
+    get(key, version) {
+      const entry = entries.get(key);
+      if (entry === undefined || entry.version !== version) {
+        lookups.inc({ result: "miss" });
+        return undefined;
+      }
+      entries.delete(key);
+      entries.set(key, entry);
+      lookups.inc({ result: "hit" });
+      return entry.metrics;
+    },
+    set(key, version, metrics) {
+      const previous = entries.get(key);
+      if (previous !== undefined) {
+        entries.delete(key);
+        weight -= previous.weight;
+      }
+      const entry = { version, metrics, weight: metrics.data.length + 1 };
+      if (entry.weight > options.maxGroups) return;
+      entries.set(key, entry);
+      weight += entry.weight;
+      for (const [oldest, evicted] of entries) {
+        if (weight <= options.maxGroups) break;
+        entries.delete(oldest);
+        weight -= evicted.weight;
+      }
+    },
+  };
+}
