@@ -18,43 +18,90 @@ async function lookups(registry: ReturnType<typeof createRegistry>): Promise<Rec
   return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.result), v.value]));
 }
 
+/** A computation that counts its calls. */
+function computing(result: Metrics) {
+  const calls = { n: 0 };
+  return {
+    calls,
+    compute: async () => {
+      calls.n += 1;
+      return result;
+    },
+  };
+}
+
 describe("metrics cache", () => {
-  it("returns an answer only for the version it was computed from, and counts hits and misses", async () => {
+  it("reuses an answer only for the version it was computed from, and counts hits and misses", async () => {
     const registry = createRegistry("test");
     const cache = createMetricsCache({ maxGroups: 100, registry });
-    const first = answer(3, 10);
-    expect(cache.get("k", "v1")).toBeUndefined();
-    cache.set("k", "v1", first);
-    expect(cache.get("k", "v1")).toBe(first);
-    expect(cache.get("k", "v2")).toBeUndefined();
-    expect(cache.get("other", "v1")).toBeUndefined();
-    const second = answer(3, 11);
-    cache.set("k", "v2", second);
-    expect(cache.get("k", "v2")).toBe(second);
-    expect(cache.get("k", "v1")).toBeUndefined();
+    const first = computing(answer(3, 10));
+    expect(await cache.answer("k", "v1", first.compute)).toEqual(answer(3, 10));
+    expect(await cache.answer("k", "v1", first.compute)).toEqual(answer(3, 10));
+    expect(first.calls.n).toBe(1);
+    const second = computing(answer(3, 11));
+    expect(await cache.answer("k", "v2", second.compute)).toEqual(answer(3, 11));
+    expect(await cache.answer("k", "v2", second.compute)).toEqual(answer(3, 11));
+    expect(second.calls.n).toBe(1);
+    const other = computing(answer(1, 5));
+    expect(await cache.answer("other", "v2", other.compute)).toEqual(answer(1, 5));
+    expect(other.calls.n).toBe(1);
+    // The old version of "k" was replaced: asking for it again computes.
+    expect(await cache.answer("k", "v1", first.compute)).toEqual(answer(3, 10));
+    expect(first.calls.n).toBe(2);
     expect(await lookups(registry)).toEqual({ hit: 2, miss: 4 });
   });
 
-  it("holds at most maxGroups groups, evicting the least recently used answers", () => {
-    const cache = createMetricsCache({ maxGroups: 30, registry: createRegistry("test") });
-    cache.set("a", "v", answer(9)); // weight 10 each: groups + 1
-    cache.set("b", "v", answer(9));
-    cache.set("c", "v", answer(9));
-    expect(cache.get("a", "v")).toBeDefined(); // a is now the most recent
-    cache.set("d", "v", answer(9));
-    expect(cache.get("b", "v")).toBeUndefined();
-    expect(["a", "c", "d"].map((key) => cache.get(key, "v") !== undefined)).toEqual([true, true, true]);
-    cache.set("a", "v2", answer(19)); // replacing an entry releases its old weight: a(20) + d(10)
-    expect(cache.get("c", "v")).toBeUndefined();
-    expect(cache.get("a", "v2")).toBeDefined();
-    expect(cache.get("d", "v")).toBeDefined();
+  it("shares one computation between concurrent requests for the same key and version", async () => {
+    const registry = createRegistry("test");
+    const cache = createMetricsCache({ maxGroups: 100, registry });
+    let release: (metrics: Metrics) => void = () => {};
+    let calls = 0;
+    const slow = () => {
+      calls += 1;
+      return new Promise<Metrics>((resolve) => {
+        release = resolve;
+      });
+    };
+    const pending = [cache.answer("k", "v", slow), cache.answer("k", "v", slow), cache.answer("k", "v", slow)];
+    release(answer(2, 7));
+    expect(await Promise.all(pending)).toEqual([answer(2, 7), answer(2, 7), answer(2, 7)]);
+    expect(calls).toBe(1);
+    expect(await lookups(registry)).toEqual({ miss: 1, shared: 2 });
   });
 
-  it("does not keep an answer larger than the whole cache", () => {
+  it("keeps nothing from a computation that failed", async () => {
+    const cache = createMetricsCache({ maxGroups: 100, registry: createRegistry("test") });
+    await expect(cache.answer("k", "v", () => Promise.reject(new Error("ClickHouse is down")))).rejects.toThrow("down");
+    const retry = computing(answer(1));
+    expect(await cache.answer("k", "v", retry.compute)).toEqual(answer(1));
+    expect(retry.calls.n).toBe(1);
+  });
+
+  it("holds at most maxGroups groups, evicting the least recently used answers", async () => {
+    const cache = createMetricsCache({ maxGroups: 30, registry: createRegistry("test") });
+    const calls: string[] = [];
+    const ask = (key: string, version: string, groups: number) =>
+      cache.answer(key, version, async () => {
+        calls.push(`${key}@${version}`);
+        return answer(groups);
+      });
+    await ask("a", "v", 9); // weight 10 each: groups + 1
+    await ask("b", "v", 9);
+    await ask("c", "v", 9);
+    await ask("a", "v", 9); // a is now the most recent
+    await ask("d", "v", 9); // evicts b
+    await ask("a", "v2", 19); // replaces a (weight 20): with c and d that is 40, so c goes
+    calls.length = 0;
+    // The kept ones first: asking for an evicted one stores it again, which evicts others.
+    for (const key of ["a", "d", "b", "c"]) await ask(key, key === "a" ? "v2" : "v", key === "a" ? 19 : 9);
+    expect(calls).toEqual(["b@v", "c@v"]);
+  });
+
+  it("does not keep an answer larger than the whole cache", async () => {
     const cache = createMetricsCache({ maxGroups: 10, registry: createRegistry("test") });
-    cache.set("small", "v", answer(2));
-    cache.set("huge", "v", answer(50));
-    expect(cache.get("huge", "v")).toBeUndefined();
-    expect(cache.get("small", "v")).toBeDefined();
+    const huge = computing(answer(50));
+    await cache.answer("huge", "v", huge.compute);
+    await cache.answer("huge", "v", huge.compute);
+    expect(huge.calls.n).toBe(2);
   });
 });

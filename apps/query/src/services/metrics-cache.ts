@@ -7,9 +7,11 @@ import type { Metrics } from "../queries/metrics";
  * request costs a read of the count states (milliseconds) instead of the unique-user merge (up to seconds).
  */
 export interface MetricsCache {
-  /** The answer stored under `key` when it was computed from exactly `version`'s counts. */
-  get(key: string, version: string): Metrics | undefined;
-  set(key: string, version: string, metrics: Metrics): void;
+  /**
+   * The answer stored under `key` if it was computed from exactly `version`'s counts; else `compute`'s,
+   * which is stored. Concurrent requests for the same key and version share one computation.
+   */
+  answer(key: string, version: string, compute: () => Promise<Metrics>): Promise<Metrics>;
 }
 
 interface Entry {
@@ -27,37 +29,61 @@ export function createMetricsCache(options: { maxGroups: number; registry: Regis
   let weight = 0;
   const lookups = new Counter({
     name: "query_metrics_cache_lookups_total",
-    help: "GET /metrics answers served from the cache (hit) or computed (miss)",
+    help: "GET /metrics answers served from the cache (hit), computed (miss), or shared with a computation under way (shared)",
     labelNames: ["result"],
     registers: [options.registry],
   });
 
-  return {
-    get(key, version) {
-      const entry = entries.get(key);
-      if (entry === undefined || entry.version !== version) {
-        lookups.inc({ result: "miss" });
-        return undefined;
-      }
+  const computing = new Map<string, Promise<Metrics>>();
+
+  function get(key: string, version: string): Metrics | undefined {
+    const entry = entries.get(key);
+    if (entry === undefined || entry.version !== version) return undefined;
+    entries.delete(key);
+    entries.set(key, entry);
+    return entry.metrics;
+  }
+
+  function set(key: string, version: string, metrics: Metrics): void {
+    const previous = entries.get(key);
+    if (previous !== undefined) {
       entries.delete(key);
-      entries.set(key, entry);
-      lookups.inc({ result: "hit" });
-      return entry.metrics;
-    },
-    set(key, version, metrics) {
-      const previous = entries.get(key);
-      if (previous !== undefined) {
-        entries.delete(key);
-        weight -= previous.weight;
+      weight -= previous.weight;
+    }
+    const entry = { version, metrics, weight: metrics.data.length + 1 };
+    if (entry.weight > options.maxGroups) return;
+    entries.set(key, entry);
+    weight += entry.weight;
+    for (const [oldest, evicted] of entries) {
+      if (weight <= options.maxGroups) break;
+      entries.delete(oldest);
+      weight -= evicted.weight;
+    }
+  }
+
+  return {
+    async answer(key, version, compute) {
+      const kept = get(key, version);
+      if (kept !== undefined) {
+        lookups.inc({ result: "hit" });
+        return kept;
       }
-      const entry = { version, metrics, weight: metrics.data.length + 1 };
-      if (entry.weight > options.maxGroups) return;
-      entries.set(key, entry);
-      weight += entry.weight;
-      for (const [oldest, evicted] of entries) {
-        if (weight <= options.maxGroups) break;
-        entries.delete(oldest);
-        weight -= evicted.weight;
+      const flight = `${version}\n${key}`;
+      const running = computing.get(flight);
+      if (running !== undefined) {
+        lookups.inc({ result: "shared" });
+        return await running;
+      }
+      lookups.inc({ result: "miss" });
+      const computed = compute().then((metrics) => {
+        set(key, version, metrics);
+        return metrics;
+      });
+      computing.set(flight, computed);
+      try {
+        return await computed;
+      } finally {
+        computing.delete(flight);
       }
     },
   };

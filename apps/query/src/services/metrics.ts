@@ -37,10 +37,6 @@ export async function getMetrics(deps: MetricsDeps, params: MetricsParams, now: 
     // Read before the answer: events landing in between make the stored version older than the answer,
     // and the next request recomputes, rather than the other way round (a stale answer served).
     const version = await queryMetricsVersion(db, query);
-    const cached = cache.get(key, version);
-    if (cached !== undefined) return cached;
-    const metrics = await queryMetrics(db, query);
-    cache.set(key, version, metrics);
-    return metrics;
+    return await cache.answer(key, version, () => queryMetrics(db, query));
   });
 }
