@@ -26,7 +26,7 @@ export const ingestEnvSchema = z
     MAX_MESSAGE_BYTES: positiveInt(1_000_000),
     /**
      * Idempotent producers sending concurrently; each user_id always uses the same one, so its order holds.
-     * One by default: kafkajs spends ~0.3 ms of CPU per produce request whatever its size, so fewer, larger
+     * One by default: a produce request costs ~0.3 ms of client CPU whatever its size, so fewer, larger
      * requests leave more CPU for requests (measured in bench-ingest on 2 cores).
      */
     PRODUCE_LANES: positiveInt(1),

@@ -3,27 +3,38 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { startGrpcServer } from "@sluice/grpc";
 import { Readiness } from "@sluice/http";
-import { createKafka, type Kafka, type Producer } from "@sluice/kafka";
+import { createKafka, type Kafka } from "@sluice/kafka";
 import { createRegistry } from "@sluice/metrics";
 import { EventSchema, IngestService, RetryInfoSchema } from "@sluice/proto";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "@sluice/proto/health";
-import { createTestTopic, type PrivateService, startPrivateKafka, testKafka, testLogger, uniqueName } from "@sluice/testing";
+import {
+  createTestTopic,
+  type PrivateService,
+  services,
+  startPrivateKafka,
+  testKafka,
+  testLogger,
+  uniqueName,
+} from "@sluice/testing";
+import { Partitioners, type PartitionMetadata } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, createIngestCore } from "./app";
 import { startBrokerProbe } from "./broker-probe";
 import { noCampaignRules } from "./campaigns";
 import { createIngestGrpc } from "./grpc/server";
-import { createIdempotentProducer, createKafkaPublisher } from "./kafka-publisher";
+import { createKafkaPublisher } from "./kafka-publisher";
+import { createLaneProducer } from "./lane-producer";
 import { TEST_CONFIG } from "./testing/fakes";
 
 interface Consumed {
   key: string;
+  partition: number;
   value: Record<string, unknown>;
 }
 
-/** The ingest app wired as main wires it, over a real broker. */
-async function startIngest(kafka: Kafka, topic: string, timeoutMs = 5000) {
-  const producers = [createIdempotentProducer(kafka), createIdempotentProducer(kafka)];
+/** The ingest app wired as main wires it, over a real broker (`brokers` are the ones `kafka` reaches). */
+async function startIngest(kafka: Kafka, brokers: string[], topic: string, timeoutMs = 5000) {
+  const producers = [0, 1].map(() => createLaneProducer({ brokers, clientId: "ingest-int", produceTimeoutMs: timeoutMs }));
   await Promise.all(producers.map((p) => p.connect()));
   const admin = kafka.admin();
   await admin.connect();
@@ -53,7 +64,7 @@ async function startIngest(kafka: Kafka, topic: string, timeoutMs = 5000) {
     async stop() {
       probe.stop();
       await publisher.close();
-      await Promise.all([...producers.map((p: Producer) => p.disconnect()), admin.disconnect()]);
+      await Promise.all([...producers.map((p) => p.disconnect()), admin.disconnect()]);
     },
   };
 }
@@ -65,8 +76,8 @@ async function consumeAll(kafka: Kafka, topic: string, count: number, timeoutMs 
   await consumer.subscribe({ topic, fromBeginning: true });
   const done = new Promise<void>((resolve) => {
     void consumer.run({
-      eachMessage: async ({ message }) => {
-        seen.push({ key: String(message.key), value: JSON.parse(String(message.value)) as Record<string, unknown> });
+      eachMessage: async ({ partition, message }) => {
+        seen.push({ key: String(message.key), partition, value: JSON.parse(String(message.value)) as Record<string, unknown> });
         if (seen.length >= count) resolve();
       },
     });
@@ -74,6 +85,17 @@ async function consumeAll(kafka: Kafka, topic: string, count: number, timeoutMs 
   await Promise.race([done, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
   await consumer.disconnect();
   return seen;
+}
+
+function kafkajsPartition(key: string, partitions: number): number {
+  const partitionMetadata: PartitionMetadata[] = Array.from({ length: partitions }, (_, partitionId) => ({
+    partitionId,
+    leader: 0,
+    partitionErrorCode: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  return Partitioners.DefaultPartitioner()({ topic: "t", partitionMetadata, message: { key, value: null } });
 }
 
 async function failure(call: Promise<unknown>): Promise<ConnectError> {
@@ -97,7 +119,7 @@ describe("ingest against the shared broker", () => {
 
   it("a POST lands on the topic with the exact payload, keyed by user_id", async () => {
     const topic = await createTestTopic(kafka, "ingest", 3);
-    const ingest = await startIngest(kafka, topic);
+    const ingest = await startIngest(kafka, services.kafkaBrokers, topic);
     try {
       const event = {
         event_id: "0190a0b0-0000-7000-8000-0000000000aa",
@@ -117,7 +139,7 @@ describe("ingest against the shared broker", () => {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify({
-            events: [{ ...event, event_id: undefined, user_id: "user-7" }, { bad: true }],
+            events: [{ ...event, event_id: undefined, user_id: "user-8" }, { bad: true }],
             sent_at: before,
           }),
         }),
@@ -127,11 +149,15 @@ describe("ingest against the shared broker", () => {
       const consumed = await consumeAll(kafka, topic, 2);
       expect(consumed).toHaveLength(2);
       const first = consumed.find((m) => m.key === "user-42");
-      const second = consumed.find((m) => m.key === "user-7");
+      const second = consumed.find((m) => m.key === "user-8");
       const { received_at: receivedAt, ...rest } = first?.value ?? {};
       expect(rest).toEqual({ ...event, timestamp: Date.parse(event.timestamp) });
       expect(receivedAt).toBeGreaterThanOrEqual(before);
-      expect(second?.value).toMatchObject({ user_id: "user-7", sent_at: before });
+      expect(second?.value).toMatchObject({ user_id: "user-8", sent_at: before });
+      // Each user's events land on the partition the Java client (and kafkajs before) would pick; user-8's
+      // hash has the sign bit set, so a partitioner hashing to an unsigned int would put it elsewhere.
+      expect(first?.partition).toBe(kafkajsPartition("user-42", 3));
+      expect(second?.partition).toBe(kafkajsPartition("user-8", 3));
     } finally {
       await ingest.stop();
     }
@@ -153,7 +179,7 @@ describe("ingest with the broker stopped", () => {
 
   it("answers 503 with Retry-After (gRPC: UNAVAILABLE with RetryInfo) within the produce timeout, never 202, and /ready turns 503", async () => {
     const topic = await createTestTopic(kafka, "outage", 1);
-    const ingest = await startIngest(kafka, topic, 2000);
+    const ingest = await startIngest(kafka, [broker.address], topic, 2000);
     const server = await ingest.grpc();
     const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` });
     const grpc = createClient(IngestService, transport);

@@ -1,9 +1,9 @@
 import { AppError } from "@sluice/http";
 import { createLogger } from "@sluice/logger";
 import { createRegistry } from "@sluice/metrics";
-import type { ProducerBatch } from "kafkajs";
 import { describe, expect, it, vi } from "vitest";
 import { createKafkaPublisher, type KafkaPublisherOptions } from "./kafka-publisher";
+import type { ProduceBatch } from "./lane-producer";
 
 /** A producer whose sendBatch calls are recorded and acknowledged only when the test says so. */
 class FakeProducer {
@@ -11,11 +11,11 @@ class FakeProducer {
   private pending: { resolve(): void; reject(error: Error): void }[] = [];
   autoAck = false;
 
-  sendBatch = (batch: ProducerBatch): Promise<never[]> => {
-    const messages = (batch.topicMessages?.[0]?.messages ?? []).map((m) => ({ key: String(m.key), value: String(m.value) }));
+  sendBatch = (batch: ProduceBatch): Promise<void> => {
+    const messages = (batch.topicMessages[0]?.messages ?? []).map((m) => ({ key: m.key, value: String(m.value) }));
     this.batches.push(messages);
-    if (this.autoAck) return Promise.resolve([]);
-    return new Promise((resolve, reject) => this.pending.push({ resolve: () => resolve([]), reject }));
+    if (this.autoAck) return Promise.resolve();
+    return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
   };
 
   get outstanding(): number {

@@ -1,30 +1,12 @@
 import { AppError } from "@sluice/http";
-import type { Kafka, Producer } from "@sluice/kafka";
 import { Gauge, Histogram, type Registry } from "@sluice/metrics";
-import { Partitioners } from "kafkajs";
 import type { Logger } from "pino";
+import type { LaneProducer } from "./lane-producer";
 import type { EventPublisher, OutgoingMessage } from "./publisher";
-
-/**
- * The producer the publisher needs: idempotent (so broker-side retries never duplicate), acks=all per
- * send, Java-compatible murmur2 partitioning by key. kafkajs requires one in-flight request per broker
- * connection for idempotence; the publisher compensates by coalescing into large produce requests.
- */
-export function createIdempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    // A produce request is retried until acknowledged: giving up could let the next batch reuse its
-    // sequence number, which the broker would then drop as a duplicate while we answer 202.
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1000 },
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-}
 
 export interface KafkaPublisherOptions {
   /** One idempotent producer per lane; a key always uses the same lane, so per-user order holds. */
-  producers: Pick<Producer, "sendBatch">[];
+  producers: Pick<LaneProducer, "sendBatch">[];
   topic: string;
   /** Flush a lane as soon as this many messages wait while it has no produce request outstanding. */
   batchSize: number;
@@ -63,7 +45,7 @@ interface Entry {
 }
 
 interface Lane {
-  producer: Pick<Producer, "sendBatch">;
+  producer: Pick<LaneProducer, "sendBatch">;
   queue: Entry[];
   sendingSince: number | undefined;
   lingerTimer: NodeJS.Timeout | undefined;
@@ -187,8 +169,6 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       const end = produceDuration.startTimer();
       try {
         await lane.producer.sendBatch({
-          acks: -1,
-          timeout: options.timeoutMs,
           topicMessages: [{ topic, messages: batch.map((entry) => ({ key: entry.key, value: entry.value })) }],
         });
         end();

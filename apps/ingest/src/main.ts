@@ -10,7 +10,8 @@ import type { NodeBindings } from "./body";
 import { startBrokerProbe } from "./broker-probe";
 import { ingestEnvSchema } from "./config";
 import { createIngestGrpc } from "./grpc/server";
-import { createIdempotentProducer, createKafkaPublisher } from "./kafka-publisher";
+import { createKafkaPublisher } from "./kafka-publisher";
+import { createLaneProducer } from "./lane-producer";
 
 const config = loadConfigOrExit(ingestEnvSchema, process.env);
 const logger = createLogger({ name: "ingest", level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
@@ -19,7 +20,14 @@ const registry = createRegistry("ingest");
 const readiness = new Readiness();
 
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
-const producers = Array.from({ length: config.PRODUCE_LANES }, () => createIdempotentProducer(kafka));
+const producers = Array.from({ length: config.PRODUCE_LANES }, () =>
+  createLaneProducer({
+    brokers: config.KAFKA_BROKERS,
+    clientId: config.KAFKA_CLIENT_ID,
+    produceTimeoutMs: config.PRODUCE_TIMEOUT_MS,
+    logger,
+  }),
+);
 const admin = kafka.admin();
 const campaigns = new CampaignRegistry({
   kafka,

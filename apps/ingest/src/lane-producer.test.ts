@@ -1,0 +1,120 @@
+import { randomUUID } from "node:crypto";
+import { compatibilityPartitioner, defaultPartitioner } from "@platformatic/kafka";
+import { Partitioners, type PartitionMetadata } from "kafkajs";
+import { describe, expect, it } from "vitest";
+import { type IdempotentClient, javaPartitionHash, murmur2, type ProduceBatch, toLaneProducer } from "./lane-producer";
+
+/** The partition kafkajs's DefaultPartitioner (what ingest used, and what campaigns still use) picks. */
+function kafkajsPartition(key: string, partitions: number): number {
+  const partitionMetadata: PartitionMetadata[] = Array.from({ length: partitions }, (_, partitionId) => ({
+    partitionId,
+    leader: 0,
+    partitionErrorCode: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  return Partitioners.DefaultPartitioner()({ topic: "events", partitionMetadata, message: { key, value: null } });
+}
+
+/** 600 keys: the SDKs' user ids, UUIDs, every length from 0 to 40, and multi-byte UTF-8. */
+const KEYS = [
+  ...Array.from({ length: 200 }, (_, i) => `user-${i * 7919}`),
+  ...Array.from({ length: 200 }, () => randomUUID()),
+  ...Array.from({ length: 41 }, (_, n) => "k".repeat(n)),
+  ...Array.from({ length: 80 }, (_, i) => `${String.fromCharCode(0x80 + i * 97)}-ü-名前-${i}`),
+  ...Array.from({ length: 79 }, (_, i) => `acct:${i}/${"x".repeat(i % 13)}@example`),
+];
+
+describe("lane producer partitioning", () => {
+  it("matches the Java client's murmur2 on its published test vectors", () => {
+    const vectors: [string, number][] = [
+      ["21", -973932308],
+      ["foobar", -790332482],
+      ["a-little-bit-long-string", -985981536],
+      ["a-little-bit-longer-string", -1486304829],
+      ["lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971],
+      ["abc", 479470107],
+    ];
+    for (const [key, hash] of vectors) expect(murmur2(Buffer.from(key)), key).toBe(hash);
+  });
+
+  it("puts every key on the partition kafkajs's DefaultPartitioner picks, for any partition count", () => {
+    expect(new Set(KEYS).size).toBe(KEYS.length);
+    for (const partitions of [1, 2, 3, 6, 7, 12, 64, 100]) {
+      const mismatches = KEYS.filter(
+        (key) => javaPartitionHash(Buffer.from(key)) % partitions !== kafkajsPartition(key, partitions),
+      );
+      expect(mismatches, `${partitions} partitions`).toEqual([]);
+    }
+  });
+
+  it("agrees with the library's Java-compatible partitioner, while its default one would move keys", () => {
+    const moved = KEYS.filter((key) => {
+      const buffer = Buffer.from(key);
+      expect(javaPartitionHash(buffer)).toBe(compatibilityPartitioner(undefined as never, buffer));
+      return defaultPartitioner(undefined as never, buffer) % 6 !== kafkajsPartition(key, 6);
+    });
+    // The library's default hashes to an unsigned int: a key whose hash has the sign bit set moves.
+    expect(moved.length).toBeGreaterThan(KEYS.length / 4);
+  });
+});
+
+/** A client whose sends fail while `failing` is set; it records every call. */
+class FakeClient {
+  calls: string[] = [];
+  failing = false;
+  initFails = false;
+  sent: { topic: string; key: Buffer; value: Buffer }[][] = [];
+
+  initIdempotentProducer = async () => {
+    this.calls.push("init");
+    if (this.initFails) throw new Error("broker unreachable");
+    return { producerId: BigInt(this.calls.length), producerEpoch: 0 };
+  };
+
+  send = async (options: { messages: { topic: string; key: Buffer; value: Buffer }[] }) => {
+    this.calls.push("send");
+    if (this.failing) throw new Error("gave up");
+    this.sent.push(options.messages);
+    return {};
+  };
+
+  close = async () => {
+    this.calls.push("close");
+  };
+}
+
+const batch = (n: number): ProduceBatch => ({
+  topicMessages: [
+    { topic: "events", messages: Array.from({ length: n }, (_, i) => ({ key: `user-${i}`, value: Buffer.from(`{"i":${i}}`) })) },
+  ],
+});
+
+describe("toLaneProducer", () => {
+  it("sends every message of the batch with its topic, key bytes and value", async () => {
+    const client = new FakeClient();
+    await toLaneProducer(client as unknown as IdempotentClient).sendBatch(batch(3));
+    expect(client.sent).toHaveLength(1);
+    expect(client.sent[0]?.map((m) => [m.topic, m.key.toString(), m.value.toString()])).toEqual([
+      ["events", "user-0", '{"i":0}'],
+      ["events", "user-1", '{"i":1}'],
+      ["events", "user-2", '{"i":2}'],
+    ]);
+  });
+
+  it("after the producer gives up on a request, takes a new producer id before the next one (no sequence number reused)", async () => {
+    const client = new FakeClient();
+    const lane = toLaneProducer(client as unknown as IdempotentClient);
+    await lane.sendBatch(batch(1));
+    client.failing = true;
+    await expect(lane.sendBatch(batch(1))).rejects.toThrow("gave up");
+    client.failing = false;
+    client.initFails = true;
+    // No new id yet: the request must not go out on the old one.
+    await expect(lane.sendBatch(batch(1))).rejects.toThrow("broker unreachable");
+    client.initFails = false;
+    await lane.sendBatch(batch(1));
+    await lane.sendBatch(batch(1));
+    expect(client.calls).toEqual(["send", "send", "init", "init", "send", "send"]);
+  });
+});
