@@ -222,8 +222,57 @@ describe("event consumer", () => {
     expect(writes.map((write) => write.pinned)).toEqual([0, 0, 0, 0]);
   });
 
-  it("weighs an item by the text and line it holds", () => {
-    const message: RawMessage = { topic: "events", partition: 0, offset: "1", key: null, value: null, text: "x".repeat(300) };
+  it("admits a whole fetched batch even past full, resolving the last offset of each chunk, then pauses", async () => {
+    const consumers: FakeConsumer[] = [];
+    const kafka = {
+      consumer: () => {
+        const fake = new FakeConsumer();
+        consumers.push(fake);
+        return fake;
+      },
+    } as unknown as Kafka;
+    const { sink, writes } = gatedSink();
+    const consumer = createEventConsumer({
+      kafka,
+      sink,
+      logger: testLogger,
+      metrics: createWorkerMetrics(createRegistry("test")),
+      topic: "events",
+      groupId: "g",
+      sessionTimeoutMs: 10_000,
+      heartbeatIntervalMs: 1000,
+      batch: { maxRows: 100, maxWaitMs: 10_000, maxBuffered: 200 },
+      backoff: { initialMs: 10, maxMs: 20 },
+    });
+    await consumer.start();
+    const fake = consumers[0] as FakeConsumer;
+    join(fake);
+    const resolved: string[] = [];
+    const offsets = Array.from({ length: 1200 }, (_, i) => i);
+    await fake.config?.eachBatch?.({ ...batchOf(offsets), resolveOffset: (offset: string) => resolved.push(offset) });
+    // 1200 messages over a bound of 200: all are buffered (kafkajs would fetch and decode the rest again),
+    // and kafkajs is told once per chunk of 500 where the worker got to.
+    expect(resolved).toEqual(["499", "999", "1199"]);
+    expect(consumer.paused).toBe(true);
+    expect(fake.paused).toBe(true);
+    // A later batch while full (the rest of the same fetch) is taken too; nothing is lost or repeated.
+    await fake.config?.eachBatch?.({ ...batchOf([1200, 1201]), resolveOffset: (offset: string) => resolved.push(offset) });
+    expect(resolved.at(-1)).toBe("1201");
+    fake.commitsFinish = true;
+    let done = false;
+    const stopped = consumer.stop().then(() => {
+      done = true;
+    });
+    for (let i = 0; i < 40 && !done; i++) {
+      for (const write of writes) write.release();
+      await tick();
+    }
+    await stopped;
+    expect(writes.flatMap((write) => write.offsets)).toEqual([...offsets, 1200, 1201].map(String));
+  });
+
+  it("weighs an item by the bytes and line it holds", () => {
+    const message: RawMessage = { topic: "events", partition: 0, offset: "1", key: null, value: Buffer.alloc(300) };
     const row = { kind: "row", message, row: { line: "y".repeat(200) } } as unknown as Item;
     const dead = { kind: "dead", dead: { reason: "invalid_json", details: "", eventId: "", message } } as Item;
     expect(itemWeight(row) - itemWeight(dead)).toBe(200);

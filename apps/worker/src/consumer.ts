@@ -1,4 +1,5 @@
-import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
 import { type Batcher, createBatcher } from "./batcher";
 import type { WorkerMetrics } from "./metrics";
@@ -33,14 +34,13 @@ function positionOf(item: Item) {
   return item.kind === "dead" ? item.dead.message : item.message;
 }
 
-/** Objects, ids and positions a buffered item holds besides its text (measured: ~350 B for a typical row). */
+/** Objects, ids and positions a buffered item holds besides its bytes and line (measured: ~350 B for a typical row). */
 const ITEM_OVERHEAD_BYTES = 400;
 
-/** About the memory a buffered item holds: its JSON text, its encoded line and the objects around them. */
+/** About the memory a buffered item holds: its original bytes, its encoded line and the objects around them. */
 export function itemWeight(item: Item): number {
   const message = positionOf(item);
-  const text = message.text?.length ?? message.value?.length ?? 0;
-  return ITEM_OVERHEAD_BYTES + text + (item.kind === "row" ? item.row.line.length : 0);
+  return ITEM_OVERHEAD_BYTES + (message.value?.length ?? 0) + (item.kind === "row" ? item.row.line.length : 0);
 }
 
 /**
@@ -171,22 +171,29 @@ export function createEventConsumer(deps: EventConsumerDeps): EventConsumer {
       return;
     }
     let last: string | undefined;
+    const { messages } = batch;
     const CHUNK = 500;
-    // Admit in chunks and stop once the buffer is full: the unresolved rest is fetched again after resume,
-    // so memory stays bounded by BUFFER_MAX_ROWS whatever the fetch size.
-    for (let from = 0; from < batch.messages.length && !batcher.full; from += CHUNK) {
-      if (!isRunning() || isStale()) break;
+    // Everything kafkajs already fetched and decoded is admitted, even past `full`: dropping the rest
+    // would only make kafkajs fetch and decode it again after the resume (the rest of the batch and of
+    // the fetch it came with). The pause stops the next fetch, so the buffer overshoots by at most one
+    // fetch (`maxBytes`). Offsets are resolved once per chunk: kafkajs parses each into a BigInt.
+    for (let from = 0; from < messages.length; from += CHUNK) {
+      // Between chunks the event loop runs, so an insert body keeps streaming to ClickHouse meanwhile.
+      if (from > 0) await yieldToEventLoop();
+      if (!isRunning() || isStale() || stopping || !sink.isLoaded(topic, partition)) break;
+      const to = Math.min(messages.length, from + CHUNK);
       const items: Item[] = [];
-      for (const message of batch.messages.slice(from, from + CHUNK)) {
+      for (let i = from; i < to; i++) {
+        const message = messages[i] as KafkaMessage;
         const item = sink.admit({ topic, partition, offset: message.offset, key: message.key, value: message.value });
         // A duplicate only needs its position (to commit past it); its key and value are slices of
         // kafkajs's whole fetch response, which would stay in memory as long as the item is buffered.
         if (item?.kind === "skip")
           items.push({ kind: "skip", message: { topic, partition, offset: message.offset, key: null, value: null } });
         else if (item) items.push(item);
-        resolveOffset(message.offset);
         last = message.offset;
       }
+      if (last !== undefined) resolveOffset(last);
       batcher.add(items);
     }
     if (last !== undefined) {

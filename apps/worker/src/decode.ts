@@ -7,9 +7,8 @@ export interface RawMessage {
   partition: number;
   offset: string;
   key: Buffer | null;
+  /** The original bytes; null for an empty message or a duplicate buffered as its position only. */
   value: Buffer | null;
-  /** The value decoded as UTF-8, kept instead of `value` once the message is decoded. */
-  text?: string;
 }
 
 /** Why a message can never become a row. */
@@ -50,15 +49,15 @@ function readEventId(value: unknown): string {
 /** Parses and validates one message against the event schema and encodes its row; never throws. */
 export function decodeMessage(fetched: RawMessage): Decoded {
   const text = fetched.value?.toString("utf8") ?? "";
-  // kafkajs hands out slices of the whole fetch response; keeping copies (the key, and the text we
-  // decode anyway, re-encoded only if the row is ever dead-lettered) stops buffered messages pinning it.
+  // kafkajs hands out slices of the whole fetch response; keeping copies of the key and value stops
+  // buffered messages pinning it. The value is kept as bytes, not as the text decoded here: off the
+  // V8 heap, the garbage collector neither copies nor marks it (it is only read to dead-letter a row).
   const message: RawMessage = {
     topic: fetched.topic,
     partition: fetched.partition,
     offset: fetched.offset,
     key: fetched.key ? Buffer.from(fetched.key) : null,
-    value: null,
-    text,
+    value: fetched.value ? Buffer.from(fetched.value) : null,
   };
   let parsed: unknown;
   try {
@@ -94,5 +93,5 @@ export function decodeMessage(fetched: RawMessage): Decoded {
 
 /** The original bytes of a consumed message. */
 export function payloadOf(message: RawMessage): Buffer {
-  return message.value ?? Buffer.from(message.text ?? "", "utf8");
+  return message.value ?? Buffer.alloc(0);
 }

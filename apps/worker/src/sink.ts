@@ -171,6 +171,8 @@ export function scopeOf(rows: readonly PendingRow[]): SqlFragment {
 export function createSink(deps: SinkDeps): Sink {
   const { db, metrics, logger } = deps;
   const partitions = new Map<string, PartitionState>();
+  /** The state admit used last; cleared whenever a state is replaced or forgotten. */
+  let lastAdmitted: PartitionState | undefined;
   let healthy = true;
   let lastError: string | undefined;
 
@@ -300,9 +302,16 @@ export function createSink(deps: SinkDeps): Sink {
           maxima.set(partitionKey(topic, partition), max);
       }
       // The raw maximum seen at load also counts: events_offsets is itself a view and may have missed a cut insert.
+      // Rows come in runs of one partition: its maximum is looked up once a run, not once a row.
+      let runOf: PendingRow | undefined;
+      let runMax = -1;
       const storedMax = (row: PendingRow) => {
-        const key = partitionKey(row.topic, row.partition);
-        return Math.max(maxima.get(key) ?? -1, partitions.get(key)?.rawMax ?? -1);
+        if (runOf?.partition !== row.partition || runOf.topic !== row.topic) {
+          const key = partitionKey(row.topic, row.partition);
+          runMax = Math.max(maxima.get(key) ?? -1, partitions.get(key)?.rawMax ?? -1);
+          runOf = row;
+        }
+        return runMax;
       };
       const everything = failedBefore;
       // A failed insert may still be running server-side: look only once it is over, or it could land after the look.
@@ -367,6 +376,7 @@ export function createSink(deps: SinkDeps): Sink {
         const id = ids[i]?.id;
         if (id) window.add(id);
       }
+      lastAdmitted = undefined;
       partitions.set(partitionKey(topic, partition), {
         topic,
         partition,
@@ -378,39 +388,51 @@ export function createSink(deps: SinkDeps): Sink {
       });
     },
     forget(topic, partition) {
+      lastAdmitted = undefined;
       partitions.delete(partitionKey(topic, partition));
     },
     isLoaded(topic, partition) {
       return partitions.has(partitionKey(topic, partition));
     },
     admit(message) {
-      const state = partitions.get(partitionKey(message.topic, message.partition));
-      if (!state) throw new Error(`partition ${message.topic}/${message.partition} admitted before it was loaded`);
+      // Messages come in runs of one partition: the previous state is usually the one (no key string to build).
+      let state = lastAdmitted;
+      if (state?.partition !== message.partition || state.topic !== message.topic) {
+        state = partitions.get(partitionKey(message.topic, message.partition));
+        if (!state) throw new Error(`partition ${message.topic}/${message.partition} admitted before it was loaded`);
+        lastAdmitted = state;
+      }
       const offset = Number(message.offset);
       if (offset < state.nextOffset) return undefined;
       state.firstOffset ??= offset;
       state.nextOffset = offset + 1;
       const decoded = decodeMessage(message);
       if (decoded.kind === "dead") return decoded;
-      if (state.ids.has(decoded.row.eventId)) {
+      if (!state.ids.add(decoded.row.eventId)) {
         metrics.duplicates.inc({ kind: "event_id" });
         return { kind: "skip", message };
       }
-      state.ids.add(decoded.row.eventId);
       return decoded;
     },
     async write(items) {
       await recover();
-      const commits = new Map<string, CommitPosition>();
+      const highest = new Map<string, { topic: string; partition: number; offset: number }>();
       const dead: DeadLetter[] = [];
       const byMonth = new Map<number, PendingRow[]>();
+      // Items come in runs of one partition: the entry of the previous item is usually the one.
+      let entry: { topic: string; partition: number; offset: number } | undefined;
       for (const item of items) {
         const message = item.kind === "dead" ? item.dead.message : item.message;
-        const key = partitionKey(message.topic, message.partition);
-        const next = String(Number(message.offset) + 1);
-        const previous = commits.get(key);
-        if (!previous || Number(previous.offset) < Number(next))
-          commits.set(key, { topic: message.topic, partition: message.partition, offset: next });
+        const offset = Number(message.offset);
+        if (entry?.partition !== message.partition || entry.topic !== message.topic) {
+          const key = partitionKey(message.topic, message.partition);
+          entry = highest.get(key);
+          if (!entry) {
+            entry = { topic: message.topic, partition: message.partition, offset };
+            highest.set(key, entry);
+          }
+        }
+        if (entry.offset < offset) entry.offset = offset;
         if (item.kind === "dead") dead.push(item.dead);
         else if (item.kind === "row") {
           const month = item.row.month;
@@ -433,7 +455,7 @@ export function createSink(deps: SinkDeps): Sink {
         await retrying("dead_letter", () => deps.deadLetters.write(dead));
         for (const item of dead) metrics.deadLetters.inc({ reason: item.reason });
       }
-      return [...commits.values()];
+      return [...highest.values()].map(({ topic, partition, offset }) => ({ topic, partition, offset: String(offset + 1) }));
     },
     get healthy() {
       return healthy;
