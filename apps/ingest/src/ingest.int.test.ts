@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { startGrpcServer } from "@sluice/grpc";
+import { callFailure } from "@sluice/grpc/testing";
 import { Readiness } from "@sluice/http";
 import { createKafka, type Kafka } from "@sluice/kafka";
 import { createRegistry } from "@sluice/metrics";
@@ -98,15 +99,6 @@ function kafkajsPartition(key: string, partitions: number): number {
   return Partitioners.DefaultPartitioner()({ topic: "t", partitionMetadata, message: { key, value: null } });
 }
 
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call succeeded");
-}
-
 const post = (body: unknown) =>
   new Request("http://ingest/events", {
     method: "POST",
@@ -201,12 +193,12 @@ describe("ingest with the broker stopped", () => {
       expect(statuses).toEqual([503, 503, 503, 503]);
       for (let i = 1; i <= 3; i++) {
         const started = Date.now();
-        const error = await failure(grpc.publishEvent({ event: grpcEvent(i) }));
+        const error = await callFailure(grpc.publishEvent({ event: grpcEvent(i) }));
         expect(Date.now() - started).toBeLessThan(4000);
         expect(error.code).toBe(Code.Unavailable);
         expect(error.findDetails(RetryInfoSchema)).toHaveLength(1);
       }
-      expect((await failure(grpc.publishEvents({ events: [grpcEvent(4), grpcEvent(5)] }))).code).toBe(Code.Unavailable);
+      expect((await callFailure(grpc.publishEvents({ events: [grpcEvent(4), grpcEvent(5)] }))).code).toBe(Code.Unavailable);
       const deadline = Date.now() + 10_000;
       let ready = 200;
       while (ready === 200 && Date.now() < deadline) {

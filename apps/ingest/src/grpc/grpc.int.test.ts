@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { callFailure } from "@sluice/grpc/testing";
 import { BadRequestSchema, EventSchema, IngestService, QueryService, type StoredEvent } from "@sluice/proto";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "@sluice/proto/health";
 import {
@@ -48,15 +49,6 @@ async function stopApp(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
   await exited;
   clearTimeout(timer);
-}
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call succeeded");
 }
 
 describe("gRPC against the running ingest, worker and query apps", () => {
@@ -184,7 +176,7 @@ describe("gRPC against the running ingest, worker and query apps", () => {
     expect(listed.map((e) => e.event?.eventId)).toEqual(expected);
     expect(listed[0]?.sentAtMs).toBe(BigInt(now));
 
-    const missing = await failure(query.getEvent({ eventId: "0190a0b0-0000-7000-8000-00000000dead" }, queryAuth));
+    const missing = await callFailure(query.getEvent({ eventId: "0190a0b0-0000-7000-8000-00000000dead" }, queryAuth));
     expect(missing.code).toBe(Code.NotFound);
     const metrics = await query.getMetrics({ eventName, from: String(Math.floor((now - 3_600_000) / 1000)) }, queryAuth);
     expect(metrics.totalEvents).toBe(5n);
@@ -192,7 +184,7 @@ describe("gRPC against the running ingest, worker and query apps", () => {
 
   it("answers INVALID_ARGUMENT with field details and UNAUTHENTICATED without a key", async () => {
     const ingest = createClient(IngestService, createGrpcTransport({ baseUrl: ingestUrl }));
-    const invalid = await failure(
+    const invalid = await callFailure(
       ingest.publishEvent(
         { event: event({ eventName: "e", userId: "u", channel: "fax", timestamp: { case: "timestampIso", value: "soon" } }) },
         { headers: { authorization: `Bearer ${INGEST_KEY}` } },
@@ -205,10 +197,10 @@ describe("gRPC against the running ingest, worker and query apps", () => {
         ?.fieldViolations.map((v) => v.field)
         .sort(),
     ).toEqual(["channel", "timestamp"]);
-    expect((await failure(ingest.publishEvent({ event: event({ eventName: "e", userId: "u" }) }))).code).toBe(
+    expect((await callFailure(ingest.publishEvent({ event: event({ eventName: "e", userId: "u" }) }))).code).toBe(
       Code.Unauthenticated,
     );
     const query = createClient(QueryService, createGrpcTransport({ baseUrl: queryUrl }));
-    expect((await failure(query.listEvents({}))).code).toBe(Code.Unauthenticated);
+    expect((await callFailure(query.listEvents({}))).code).toBe(Code.Unauthenticated);
   });
 });

@@ -1,9 +1,10 @@
 import { connect } from "node:http2";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { Code, type ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { type GrpcServer, startGrpcServer } from "@sluice/grpc";
+import { callFailure } from "@sluice/grpc/testing";
 import { Readiness } from "@sluice/http";
 import { createLogger } from "@sluice/logger";
 import { createRegistry, type Registry } from "@sluice/metrics";
@@ -62,15 +63,6 @@ const event = (fields: Partial<EventInit> = {}) =>
     timestamp: { case: "timestampMs", value: BigInt(NOW - 1000) },
     ...fields,
   } as EventInit);
-
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call succeeded");
-}
 
 /** A Connect-protocol JSON call over HTTP/2 with a body no generated client would send. */
 function postJson(baseUrl: string, path: string, body: unknown): Promise<{ status: number; body: unknown }> {
@@ -160,7 +152,7 @@ describe("PublishEvent", () => {
 
   it("answers INVALID_ARGUMENT naming every offending field, with the code as ErrorInfo reason", async () => {
     const { client, publisher } = await start();
-    const error = await failure(
+    const error = await callFailure(
       client.publishEvent({
         event: event({
           userId: "",
@@ -181,8 +173,8 @@ describe("PublishEvent", () => {
 
   it("refuses a missing event, a missing timestamp and unknown fields like unknown JSON fields", async () => {
     const { client, grpc } = await start();
-    expect(violations(await failure(client.publishEvent({})))).toEqual([["event", "required"]]);
-    expect(violations(await failure(client.publishEvent({ event: event({ timestamp: { case: undefined } }) })))).toEqual([
+    expect(violations(await callFailure(client.publishEvent({})))).toEqual([["event", "required"]]);
+    expect(violations(await callFailure(client.publishEvent({ event: event({ timestamp: { case: undefined } }) })))).toEqual([
       ["timestamp", expect.any(String)],
     ]);
     const withUnknown = event({ device: { os: "linux" } });
@@ -193,7 +185,7 @@ describe("PublishEvent", () => {
     });
     withUnknown.$unknown = [extra(99)];
     if (withUnknown.device) withUnknown.device.$unknown = [extra(42)];
-    const error = await failure(createClient(IngestService, grpc).publishEvent({ event: withUnknown }));
+    const error = await callFailure(createClient(IngestService, grpc).publishEvent({ event: withUnknown }));
     expect(error.code).toBe(Code.InvalidArgument);
     expect(violations(error)).toEqual(
       expect.arrayContaining([
@@ -205,7 +197,7 @@ describe("PublishEvent", () => {
 
   it("answers FAILED_PRECONDITION naming the metadata a known campaign requires", async () => {
     const { client } = await start({ campaigns: { requiredMetadata: (id) => (id === "spring" ? ["coupon"] : undefined) } });
-    const error = await failure(client.publishEvent({ event: event({ campaignId: "spring" }) }));
+    const error = await callFailure(client.publishEvent({ event: event({ campaignId: "spring" }) }));
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("CAMPAIGN_REQUIREMENTS_UNMET");
     expect(violations(error)).toEqual([["metadata.coupon", "required by campaign spring"]]);
@@ -214,14 +206,14 @@ describe("PublishEvent", () => {
   it("answers UNAVAILABLE with RetryInfo, never OK, when the broker does not acknowledge", async () => {
     const { client, publisher } = await start();
     publisher.failWith = brokerDown();
-    const error = await failure(client.publishEvent({ event: event() }));
+    const error = await callFailure(client.publishEvent({ event: event() }));
     expect(error.code).toBe(Code.Unavailable);
     expect(error.findDetails(RetryInfoSchema)[0]?.retryDelay?.seconds).toBe(5n);
   });
 
   it("answers RESOURCE_EXHAUSTED for a request over MAX_BODY_BYTES", async () => {
     const { client } = await start({ config: { MAX_BODY_BYTES: 2048 } });
-    const error = await failure(
+    const error = await callFailure(
       client.publishEvent({ event: event({ tags: Array.from({ length: 30 }, () => "t".repeat(100)) }) }),
     );
     expect(error.code).toBe(Code.ResourceExhausted);
@@ -247,16 +239,16 @@ describe("PublishEvents", () => {
 
   it("answers INVALID_ARGUMENT with events.<i>.<field> when none is valid, and for an empty batch", async () => {
     const { client } = await start();
-    const none = await failure(client.publishEvents({ events: [event({ userId: "" }), event({ eventName: "" })] }));
+    const none = await callFailure(client.publishEvents({ events: [event({ userId: "" }), event({ eventName: "" })] }));
     expect(none.code).toBe(Code.InvalidArgument);
     expect(violations(none).map(([field]) => field)).toEqual(["events.0.user_id", "events.1.event_name"]);
-    const empty = await failure(client.publishEvents({ events: [] }));
+    const empty = await callFailure(client.publishEvents({ events: [] }));
     expect(violations(empty).map(([field]) => field)).toEqual(["events"]);
   });
 
   it("refuses more than 1000 events", async () => {
     const { client } = await start();
-    const error = await failure(client.publishEvents({ events: Array.from({ length: 1001 }, () => event()) }));
+    const error = await callFailure(client.publishEvents({ events: Array.from({ length: 1001 }, () => event()) }));
     expect(error.code).toBe(Code.InvalidArgument);
     expect(violations(error).map(([field]) => field)).toEqual(["events"]);
   });
@@ -265,8 +257,8 @@ describe("PublishEvents", () => {
 describe("keys and rate limit", () => {
   it("needs a key in authorization or x-api-key metadata; health stays open", async () => {
     const { client, grpc, registry } = await start({ config: { INGEST_API_KEYS: ["k1", "k2"] } });
-    expect((await failure(client.publishEvent({ event: event() }))).code).toBe(Code.Unauthenticated);
-    const wrong = await failure(client.publishEvent({ event: event() }, { headers: { authorization: "Bearer nope" } }));
+    expect((await callFailure(client.publishEvent({ event: event() }))).code).toBe(Code.Unauthenticated);
+    const wrong = await callFailure(client.publishEvent({ event: event() }, { headers: { authorization: "Bearer nope" } }));
     expect(wrong.code).toBe(Code.Unauthenticated);
     await client.publishEvent({ event: event() }, { headers: { authorization: "Bearer k2" } });
     await client.publishEvent({ event: event() }, { headers: { "x-api-key": "k1" } });
@@ -284,7 +276,7 @@ describe("keys and rate limit", () => {
       body: JSON.stringify({ event_name: "e", user_id: "u", timestamp: NOW }),
     });
     expect(http.status).toBe(202);
-    const error = await failure(client.publishEvent({ event: event() }));
+    const error = await callFailure(client.publishEvent({ event: event() }));
     expect(error.code).toBe(Code.ResourceExhausted);
     expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("RATE_LIMITED");
     expect(error.findDetails(RetryInfoSchema)[0]?.retryDelay?.seconds).toBeGreaterThanOrEqual(1n);

@@ -1,6 +1,7 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, type ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type GrpcServer, startGrpcServer } from "@sluice/grpc";
+import { callFailure } from "@sluice/grpc/testing";
 import { Readiness } from "@sluice/http";
 import { createLogger } from "@sluice/logger";
 import { createRegistry } from "@sluice/metrics";
@@ -33,29 +34,20 @@ async function start(db = fakeClickHouse(), apiKeys: string[] = []) {
   return createClient(QueryService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.port}` }));
 }
 
-async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("the call succeeded");
-}
-
 const fields = (error: ConnectError) => error.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
 
 describe("GetEvent", () => {
   it("answers NOT_FOUND when neither a stored nor a failed event has the id, INVALID_ARGUMENT for an empty id", async () => {
     const client = await start();
-    expect((await failure(client.getEvent({ eventId: "0190a0b0-0000-7000-8000-000000000001" }))).code).toBe(Code.NotFound);
-    const empty = await failure(client.getEvent({ eventId: "" }));
+    expect((await callFailure(client.getEvent({ eventId: "0190a0b0-0000-7000-8000-000000000001" }))).code).toBe(Code.NotFound);
+    const empty = await callFailure(client.getEvent({ eventId: "" }));
     expect(empty.code).toBe(Code.InvalidArgument);
     expect(fields(empty)).toEqual(["event_id"]);
   });
 
   it("answers UNAVAILABLE with RetryInfo when ClickHouse cannot be reached", async () => {
     const client = await start(fakeClickHouse(() => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:8123"))));
-    const error = await failure(client.getEvent({ eventId: "0190a0b0-0000-7000-8000-000000000001" }));
+    const error = await callFailure(client.getEvent({ eventId: "0190a0b0-0000-7000-8000-000000000001" }));
     expect(error.code).toBe(Code.Unavailable);
     expect(error.findDetails(RetryInfoSchema)).toHaveLength(1);
   });
@@ -65,12 +57,14 @@ describe("ListEvents", () => {
   it("checks parameters with the HTTP rules, naming the gRPC fields", async () => {
     const db = fakeClickHouse();
     const client = await start(db);
-    expect(fields(await failure(client.listEvents({ pageSize: 5000 })))).toEqual(["page_size"]);
-    expect(fields(await failure(client.listEvents({ pageToken: "forged" })))).toEqual(["page_token"]);
-    expect(fields(await failure(client.listEvents({ where: ["plan:gt:abc"] })))).toEqual(["where[0]"]);
-    expect(fields(await failure(client.listEvents({ where: Array.from({ length: 21 }, () => "a:eq:b") })))).toEqual(["where"]);
-    expect(fields(await failure(client.listEvents({ from: "yesterday" })))).toEqual(["from"]);
-    expect(fields(await failure(client.listEvents({ match: "some" })))).toEqual(["match"]);
+    expect(fields(await callFailure(client.listEvents({ pageSize: 5000 })))).toEqual(["page_size"]);
+    expect(fields(await callFailure(client.listEvents({ pageToken: "forged" })))).toEqual(["page_token"]);
+    expect(fields(await callFailure(client.listEvents({ where: ["plan:gt:abc"] })))).toEqual(["where[0]"]);
+    expect(fields(await callFailure(client.listEvents({ where: Array.from({ length: 21 }, () => "a:eq:b") })))).toEqual([
+      "where",
+    ]);
+    expect(fields(await callFailure(client.listEvents({ from: "yesterday" })))).toEqual(["from"]);
+    expect(fields(await callFailure(client.listEvents({ match: "some" })))).toEqual(["match"]);
     expect(db.seen).toEqual([]);
   });
 
@@ -95,14 +89,14 @@ describe("GetMetrics", () => {
     expect(hourly.to).toBe("2026-01-02T11:00:00Z");
     const byChannel = await client.getMetrics({ groupBy: GroupBy.CHANNEL, eventName: "signup" });
     expect(byChannel).toMatchObject({ groupedBy: GroupBy.CHANNEL, eventName: "signup", totalEvents: 0n, data: [] });
-    expect(fields(await failure(client.getMetrics({ groupBy: 42 as GroupBy })))).toEqual(["group_by"]);
+    expect(fields(await callFailure(client.getMetrics({ groupBy: 42 as GroupBy })))).toEqual(["group_by"]);
   });
 });
 
 describe("keys", () => {
   it("needs a key for QueryService", async () => {
     const client = await start(fakeClickHouse(), ["secret"]);
-    expect((await failure(client.getMetrics({}))).code).toBe(Code.Unauthenticated);
+    expect((await callFailure(client.getMetrics({}))).code).toBe(Code.Unauthenticated);
     expect((await client.getMetrics({}, { headers: { authorization: "Bearer secret" } })).groupedBy).toBe(GroupBy.HOUR);
   });
 });
