@@ -196,7 +196,8 @@ export function createEventConsumer(deps: EventConsumerDeps): EventConsumer {
       if (last !== undefined) resolveOffset(last);
       batcher.add(items);
     }
-    if (last !== undefined) {
+    // A partition revoked while the batch yielded has had its gauge removed: it must not come back.
+    if (last !== undefined && assigned.has(partition)) {
       const lag = Number(batch.highWatermark) - Number(last) - 1;
       metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, lag));
     }
