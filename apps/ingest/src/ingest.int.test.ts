@@ -17,7 +17,6 @@ import {
   testLogger,
   uniqueName,
 } from "@sluice/testing";
-import { Partitioners, type PartitionMetadata } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, createIngestCore } from "./app";
 import { startBrokerProbe } from "./broker-probe";
@@ -26,6 +25,7 @@ import { createIngestGrpc } from "./grpc/server";
 import { createKafkaPublisher } from "./kafka-publisher";
 import { createLaneProducer } from "./lane-producer";
 import { TEST_CONFIG } from "./testing/fakes";
+import { kafkajsPartition } from "./testing/partitions";
 
 interface Consumed {
   key: string;
@@ -86,17 +86,6 @@ async function consumeAll(kafka: Kafka, topic: string, count: number, timeoutMs 
   await Promise.race([done, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
   await consumer.disconnect();
   return seen;
-}
-
-function kafkajsPartition(key: string, partitions: number): number {
-  const partitionMetadata: PartitionMetadata[] = Array.from({ length: partitions }, (_, partitionId) => ({
-    partitionId,
-    leader: 0,
-    partitionErrorCode: 0,
-    replicas: [0],
-    isr: [0],
-  }));
-  return Partitioners.DefaultPartitioner()({ topic: "t", partitionMetadata, message: { key, value: null } });
 }
 
 const post = (body: unknown) =>

@@ -1,20 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { compatibilityPartitioner, defaultPartitioner } from "@platformatic/kafka";
-import { Partitioners, type PartitionMetadata } from "kafkajs";
 import { describe, expect, it } from "vitest";
 import { type IdempotentClient, javaPartitionHash, murmur2, type ProduceBatch, toLaneProducer } from "./lane-producer";
-
-/** The partition kafkajs's DefaultPartitioner (what ingest used, and what campaigns still use) picks. */
-function kafkajsPartition(key: string, partitions: number): number {
-  const partitionMetadata: PartitionMetadata[] = Array.from({ length: partitions }, (_, partitionId) => ({
-    partitionId,
-    leader: 0,
-    partitionErrorCode: 0,
-    replicas: [0],
-    isr: [0],
-  }));
-  return Partitioners.DefaultPartitioner()({ topic: "events", partitionMetadata, message: { key, value: null } });
-}
+import { kafkajsPartition } from "./testing/partitions";
 
 /** 600 keys: the SDKs' user ids, UUIDs, every length from 0 to 40, and multi-byte UTF-8. */
 const KEYS = [

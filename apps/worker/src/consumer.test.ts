@@ -43,7 +43,10 @@ class FakeConsumer extends EventEmitter {
   }
 }
 
-function setup() {
+const IDLE_SINK = { isLoaded: () => true, load: async () => undefined, forget: () => undefined } as unknown as Sink;
+
+/** A consumer over fake kafkajs consumers (one per (re)join), with the given sink and batch bounds. */
+function setup(sink: Sink = IDLE_SINK, batch = { maxRows: 10, maxWaitMs: 50, maxBuffered: 100 }) {
   const consumers: FakeConsumer[] = [];
   const kafka = {
     consumer: () => {
@@ -54,14 +57,14 @@ function setup() {
   } as unknown as Kafka;
   const consumer = createEventConsumer({
     kafka,
-    sink: { isLoaded: () => true, load: async () => undefined, forget: () => undefined } as unknown as Sink,
+    sink,
     logger: testLogger,
     metrics: createWorkerMetrics(createRegistry("test")),
     topic: "events",
     groupId: "g",
     sessionTimeoutMs: 10_000,
     heartbeatIntervalMs: 1000,
-    batch: { maxRows: 10, maxWaitMs: 50, maxBuffered: 100 },
+    batch,
     backoff: { initialMs: 10, maxMs: 20 },
   });
   return { consumer, consumers };
@@ -149,27 +152,8 @@ describe("event consumer", () => {
   });
 
   it("keeps fetching into the buffer while one flush is in flight, pauses when full, commits each flush after its insert", async () => {
-    const consumers: FakeConsumer[] = [];
-    const kafka = {
-      consumer: () => {
-        const fake = new FakeConsumer();
-        consumers.push(fake);
-        return fake;
-      },
-    } as unknown as Kafka;
     const { sink, writes, maxRunning } = gatedSink();
-    const consumer = createEventConsumer({
-      kafka,
-      sink,
-      logger: testLogger,
-      metrics: createWorkerMetrics(createRegistry("test")),
-      topic: "events",
-      groupId: "g",
-      sessionTimeoutMs: 10_000,
-      heartbeatIntervalMs: 1000,
-      batch: { maxRows: 2, maxWaitMs: 10_000, maxBuffered: 6 },
-      backoff: { initialMs: 10, maxMs: 20 },
-    });
+    const { consumer, consumers } = setup(sink, { maxRows: 2, maxWaitMs: 10_000, maxBuffered: 6 });
     await consumer.start();
     const fake = consumers[0] as FakeConsumer;
     join(fake);
@@ -223,27 +207,8 @@ describe("event consumer", () => {
   });
 
   it("admits a whole fetched batch even past full, resolving the last offset of each chunk, then pauses", async () => {
-    const consumers: FakeConsumer[] = [];
-    const kafka = {
-      consumer: () => {
-        const fake = new FakeConsumer();
-        consumers.push(fake);
-        return fake;
-      },
-    } as unknown as Kafka;
     const { sink, writes } = gatedSink();
-    const consumer = createEventConsumer({
-      kafka,
-      sink,
-      logger: testLogger,
-      metrics: createWorkerMetrics(createRegistry("test")),
-      topic: "events",
-      groupId: "g",
-      sessionTimeoutMs: 10_000,
-      heartbeatIntervalMs: 1000,
-      batch: { maxRows: 100, maxWaitMs: 10_000, maxBuffered: 200 },
-      backoff: { initialMs: 10, maxMs: 20 },
-    });
+    const { consumer, consumers } = setup(sink, { maxRows: 100, maxWaitMs: 10_000, maxBuffered: 200 });
     await consumer.start();
     const fake = consumers[0] as FakeConsumer;
     join(fake);
