@@ -70,7 +70,10 @@ try {
   await platformatic.connect();
   const clients: [string, Send][] = [
     ["kafkajs", (batch) => kafkajs.sendBatch({ acks: -1, timeout: 5000, topicMessages: [{ topic: TOPIC, messages: batch }] })],
-    ["@platformatic/kafka", (batch) => platformatic.sendBatch({ topicMessages: [{ topic: TOPIC, messages: batch }] })],
+    [
+      "@platformatic/kafka",
+      (batch) => platformatic.sendBatch(batch.map((m) => ({ topic: TOPIC, key: Buffer.from(m.key), value: m.value }))),
+    ],
   ];
   const results = new Map<string, number[]>();
   for (let round = 0; round < ROUNDS; round += 1) {

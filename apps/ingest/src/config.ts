@@ -26,8 +26,8 @@ export const ingestEnvSchema = z
     MAX_MESSAGE_BYTES: positiveInt(1_000_000),
     /**
      * Idempotent producers sending concurrently; each user_id always uses the same one, so its order holds.
-     * One by default: a produce request costs ~0.3 ms of client CPU whatever its size, so fewer, larger
-     * requests leave more CPU for requests (measured in bench-ingest on 2 cores).
+     * One by default: each produce request has a fixed client CPU cost on top of its messages, so fewer,
+     * larger requests leave more CPU for requests (two lanes did not win clearly in bench-ingest on 2 cores).
      */
     PRODUCE_LANES: positiveInt(1),
     /** Producer coalescing: flush once this many messages wait, or after the linger. */

@@ -3,7 +3,7 @@ import { createLogger } from "@sluice/logger";
 import { createRegistry } from "@sluice/metrics";
 import { describe, expect, it, vi } from "vitest";
 import { createKafkaPublisher, type KafkaPublisherOptions } from "./kafka-publisher";
-import type { ProduceBatch } from "./lane-producer";
+import type { LaneMessage } from "./lane-producer";
 
 /** A producer whose sendBatch calls are recorded and acknowledged only when the test says so. */
 class FakeProducer {
@@ -11,8 +11,8 @@ class FakeProducer {
   private pending: { resolve(): void; reject(error: Error): void }[] = [];
   autoAck = false;
 
-  sendBatch = (batch: ProduceBatch): Promise<void> => {
-    const messages = (batch.topicMessages[0]?.messages ?? []).map((m) => ({ key: m.key, value: String(m.value) }));
+  sendBatch = (batch: LaneMessage[]): Promise<void> => {
+    const messages = batch.map((m) => ({ key: String(m.key), value: String(m.value) }));
     this.batches.push(messages);
     if (this.autoAck) return Promise.resolve();
     return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));

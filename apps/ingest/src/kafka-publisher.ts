@@ -1,7 +1,7 @@
 import { AppError } from "@sluice/http";
 import { Gauge, Histogram, type Registry } from "@sluice/metrics";
 import type { Logger } from "pino";
-import type { LaneProducer } from "./lane-producer";
+import type { LaneMessage, LaneProducer } from "./lane-producer";
 import type { EventPublisher, OutgoingMessage } from "./publisher";
 
 export interface KafkaPublisherOptions {
@@ -38,8 +38,7 @@ interface Request {
 }
 
 interface Entry {
-  key: string;
-  value: Buffer;
+  message: LaneMessage;
   size: number;
   request: Request;
 }
@@ -168,9 +167,7 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       lane.sendingSince = Date.now();
       const end = produceDuration.startTimer();
       try {
-        await lane.producer.sendBatch({
-          topicMessages: [{ topic, messages: batch.map((entry) => ({ key: entry.key, value: entry.value })) }],
-        });
+        await lane.producer.sendBatch(batch.map((entry) => entry.message));
         end();
         produceBatch.observe(batch.length);
         acknowledge(batch);
@@ -221,14 +218,10 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
         );
         const touched = new Set<Lane>();
         for (const message of messages) {
+          const key = Buffer.from(message.key);
           const value = Buffer.from(message.value);
           const lane = lanes[laneOf(message.key, lanes.length)] as Lane;
-          lane.queue.push({
-            key: message.key,
-            value,
-            size: value.length + Buffer.byteLength(message.key) + RECORD_OVERHEAD_BYTES,
-            request,
-          });
+          lane.queue.push({ message: { topic, key, value }, size: value.length + key.length + RECORD_OVERHEAD_BYTES, request });
           touched.add(lane);
         }
         inFlight += messages.length;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { compatibilityPartitioner, defaultPartitioner } from "@platformatic/kafka";
 import { describe, expect, it } from "vitest";
-import { type IdempotentClient, javaPartitionHash, murmur2, type ProduceBatch, toLaneProducer } from "./lane-producer";
+import { type IdempotentClient, javaPartitionHash, type LaneMessage, murmur2, toLaneProducer } from "./lane-producer";
 import { kafkajsPartition } from "./testing/partitions";
 
 /** 600 keys: the SDKs' user ids, UUIDs, every length from 0 to 40, and multi-byte UTF-8. */
@@ -72,11 +72,8 @@ class FakeClient {
   };
 }
 
-const batch = (n: number): ProduceBatch => ({
-  topicMessages: [
-    { topic: "events", messages: Array.from({ length: n }, (_, i) => ({ key: `user-${i}`, value: Buffer.from(`{"i":${i}}`) })) },
-  ],
-});
+const batch = (n: number): LaneMessage[] =>
+  Array.from({ length: n }, (_, i) => ({ topic: "events", key: Buffer.from(`user-${i}`), value: Buffer.from(`{"i":${i}}`) }));
 
 describe("toLaneProducer", () => {
   it("sends every message of the batch with its topic, key bytes and value", async () => {

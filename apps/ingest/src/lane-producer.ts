@@ -1,17 +1,19 @@
 import { Producer } from "@platformatic/kafka";
 import type { Logger } from "pino";
 
-/** The messages of one produce request, by topic; the lane producer has them acknowledged by all in-sync replicas. */
-export interface ProduceBatch {
-  topicMessages: { topic: string; messages: { key: string; value: Buffer }[] }[];
+/** One record of a produce request: the key (user_id) chooses its partition. */
+export interface LaneMessage {
+  topic: string;
+  key: Buffer;
+  value: Buffer;
 }
 
 /** The producer of one publisher lane. */
 export interface LaneProducer {
   /** Resolves once the producer has its producer id (so the first request does not wait for it). */
   connect(): Promise<void>;
-  /** Resolves once the broker acknowledged every message; rejects when the producer gave up. */
-  sendBatch(batch: ProduceBatch): Promise<void>;
+  /** One produce request: resolves once all in-sync replicas acknowledged every message; rejects when the producer gave up. */
+  sendBatch(messages: LaneMessage[]): Promise<void>;
   disconnect(): Promise<void>;
 }
 
@@ -79,14 +81,10 @@ export function toLaneProducer(client: IdempotentClient): LaneProducer {
       await client.initIdempotentProducer({});
     },
 
-    async sendBatch(batch) {
+    async sendBatch(messages) {
       if (needsNewId) {
         await client.initIdempotentProducer({});
         needsNewId = false;
-      }
-      const messages: { topic: string; key: Buffer; value: Buffer }[] = [];
-      for (const { topic, messages: topicMessages } of batch.topicMessages) {
-        for (const message of topicMessages) messages.push({ topic, key: Buffer.from(message.key), value: message.value });
       }
       try {
         await client.send({ messages });
