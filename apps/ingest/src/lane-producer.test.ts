@@ -1,7 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { compatibilityPartitioner, defaultPartitioner } from "@platformatic/kafka";
+import {
+  type API,
+  compatibilityPartitioner,
+  defaultPartitioner,
+  kGetApi,
+  kListApis,
+  metadataV12,
+  produceV8,
+  produceV9,
+  produceV10,
+  produceV11,
+} from "@platformatic/kafka";
 import { describe, expect, it } from "vitest";
-import { type IdempotentClient, javaPartitionHash, type LaneMessage, murmur2, toLaneProducer } from "./lane-producer";
+import { type IdempotentClient, javaPartitionHash, LaneClient, type LaneMessage, murmur2, toLaneProducer } from "./lane-producer";
 import { kafkajsPartition } from "./testing/partitions";
 
 /** 600 keys: the SDKs' user ids, UUIDs, every length from 0 to 40, and multi-byte UTF-8. */
@@ -101,5 +112,41 @@ describe("toLaneProducer", () => {
     await lane.sendBatch(batch(1));
     await lane.sendBatch(batch(1));
     expect(client.calls).toEqual(["send", "send", "init", "init", "send", "send"]);
+  });
+});
+
+const apis = { produceV8, produceV9, produceV10, produceV11, metadataV12 };
+
+describe("LaneClient", () => {
+  /** A lane client whose broker lists the given Produce versions, without any connection. */
+  function clientWithProduce(maxVersion: number) {
+    const client = new LaneClient({ clientId: "t", bootstrapBrokers: ["127.0.0.1:1"] });
+    (client as unknown as Record<symbol, unknown>)[kListApis] = (callback: (error: null, apis: unknown[]) => void) =>
+      callback(null, [
+        { name: "Produce", apiKey: 0, minVersion: 3, maxVersion },
+        { name: "Metadata", apiKey: 3, minVersion: 0, maxVersion: 12 },
+      ]);
+    const api = (name: string) =>
+      new Promise<API<unknown[], unknown>>((resolve, reject) =>
+        client[kGetApi](name, (error, found) => (error ? reject(error) : resolve(found as API<unknown[], unknown>))),
+      );
+    return { client, api };
+  }
+
+  it("produces with the one-buffer encoder on brokers that speak Produce v9–v11, and leaves other APIs alone", async () => {
+    for (const version of [9, 10, 11]) {
+      const { client, api } = clientWithProduce(version);
+      const produce = await api("Produce");
+      expect(produce.version).toBe(version);
+      expect(produce).not.toBe(apis[`produceV${version}` as "produceV9"].api);
+      expect(await api("Metadata")).toBe(apis.metadataV12.api);
+      await client.close();
+    }
+  });
+
+  it("keeps the library's encoder for older brokers", async () => {
+    const { client, api } = clientWithProduce(8);
+    expect(await api("Produce")).toBe(apis.produceV8.api);
+    await client.close();
   });
 });

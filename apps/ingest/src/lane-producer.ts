@@ -1,5 +1,6 @@
-import { Producer } from "@platformatic/kafka";
+import { type API, type Callback, kGetApi, Producer } from "@platformatic/kafka";
 import type { Logger } from "pino";
+import { FAST_PRODUCE_VERSIONS, fastProduceApi } from "./produce-request";
 
 /** One record of a produce request: the key (user_id) chooses its partition. */
 export interface LaneMessage {
@@ -100,12 +101,32 @@ export function toLaneProducer(client: IdempotentClient): LaneProducer {
   };
 }
 
+const FAST_APIS = new Map<number, API<unknown[], unknown>>(
+  FAST_PRODUCE_VERSIONS.map((version) => [version, fastProduceApi(version) as API<unknown[], unknown>]),
+);
+
+/**
+ * The library's producer with its Produce API swapped for the one-buffer request encoder (see
+ * produce-request.ts) whenever the broker speaks a version it writes; everything else is the library's.
+ */
+export class LaneClient extends Producer {
+  override [kGetApi]<RequestArguments extends Array<unknown>, ResponseType>(
+    name: string,
+    callback: Callback<API<RequestArguments, ResponseType>>,
+  ): void {
+    super[kGetApi]<RequestArguments, ResponseType>(name, (error, api) => {
+      const fast = name === "Produce" && api !== undefined ? FAST_APIS.get(api.version) : undefined;
+      callback(error, (fast ?? api) as API<RequestArguments, ResponseType>);
+    });
+  }
+}
+
 /**
  * The ingest lane producer: @platformatic/kafka, whose record encoding costs a fraction of kafkajs's,
  * idempotent (one request in flight per producer, acks=all), partitioning keys as the Java client does.
  */
 export function createLaneProducer(settings: LaneProducerSettings): LaneProducer {
-  const producer = new Producer({
+  const producer = new LaneClient({
     clientId: settings.clientId,
     bootstrapBrokers: settings.brokers,
     idempotent: true,
