@@ -1,5 +1,5 @@
-import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
+import { uuidv7 } from "./uuid";
 
 /** Channels an event may name; anything else is a validation error. */
 export const CHANNELS = ["web", "mobile", "api", "email", "push", "desktop", "tv", "console", "other"] as const;

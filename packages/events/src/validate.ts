@@ -1,4 +1,3 @@
-import { v7 as uuidv7 } from "uuid";
 import { z } from "zod";
 import {
   CHANNELS,
@@ -9,6 +8,7 @@ import {
   parseIsoTimestamp,
   type ValidatedEvent,
 } from "./schema";
+import { uuidv7 } from "./uuid";
 
 // Hand-written twins of createEventInputSchema and eventMessageSchema for the hot paths (ingest, worker).
 // The zod schemas stay the declared contract (OpenAPI is generated from them); these apply the same
