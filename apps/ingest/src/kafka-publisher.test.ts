@@ -2,8 +2,9 @@ import { AppError } from "@sluice/http";
 import { createLogger } from "@sluice/logger";
 import { createRegistry } from "@sluice/metrics";
 import { describe, expect, it, vi } from "vitest";
-import { createKafkaPublisher, type KafkaPublisherOptions } from "./kafka-publisher";
+import { createKafkaPublisher, encodeMessages, type KafkaPublisherOptions } from "./kafka-publisher";
 import type { LaneMessage } from "./lane-producer";
+import type { OutgoingMessage } from "./publisher";
 
 /** A producer whose sendBatch calls are recorded and acknowledged only when the test says so. */
 class FakeProducer {
@@ -178,5 +179,26 @@ describe("kafka publisher", () => {
     await pending;
     await closing;
     await expect(publisher.publish([msg(2)])).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  });
+});
+
+describe("encodeMessages", () => {
+  const encodeEach = (messages: OutgoingMessage[]) =>
+    messages.map((m) => ({ topic: "t", key: Buffer.from(m.key), value: Buffer.from(m.value) }));
+
+  it("gives each message the UTF-8 bytes of its key and value, whether the call is all ASCII or not", () => {
+    const ascii: OutgoingMessage[] = Array.from({ length: 50 }, (_, i) => ({
+      key: `user-${i}`,
+      value: `{"n":${"9".repeat(i)}}`,
+    }));
+    const mixed: OutgoingMessage[] = [
+      ...ascii.slice(0, 3),
+      { key: "名前-ü", value: '{"city":"Zürich","emoji":"😀"}' },
+      { key: "\ud800", value: '{"lone":"\\ud800"}' },
+      { key: "", value: "{}" },
+    ];
+    for (const messages of [ascii, mixed, [{ key: "", value: "" }]]) {
+      expect(encodeMessages(messages, "t")).toEqual(encodeEach(messages));
+    }
   });
 });
