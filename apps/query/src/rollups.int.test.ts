@@ -3,7 +3,7 @@ import { CHANNELS, type EventMessage } from "@sluice/events";
 import { createRegistry } from "@sluice/metrics";
 import { createTestDatabase, MIGRATIONS_DIR, type TestDatabase } from "@sluice/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GROUP_BY, type GroupBy } from "./queries/metrics";
+import { EXACT_UNIQUES_MAX_EVENTS, GROUP_BY, type GroupBy } from "./queries/metrics";
 import { createMetricsCache } from "./services/metrics-cache";
 import { buildTestApp } from "./testing";
 
@@ -73,20 +73,28 @@ const RAW_GROUP: Record<GroupBy, string> = {
 const iso = (ms: number) => new Date(ms).toISOString().replace(".000Z", "Z");
 
 /** count() and uniqExact(user_id) over the raw rows of the exact range, in total and per group. */
-async function truth(fromMs: number, toMs: number, groupBy: GroupBy, eventName: string | undefined) {
+function truth(fromMs: number, toMs: number, groupBy: GroupBy, eventName: string | undefined) {
+  return truthIn(database, fromMs, toMs, groupBy, eventName);
+}
+
+/** `truth` over another database's raw rows. */
+async function truthIn(database: TestDatabase, fromMs: number, toMs: number, groupBy: GroupBy, eventName: string | undefined) {
   const filter = sql`timestamp >= toDateTime(${fromMs / 1000}) AND timestamp < toDateTime(${toMs / 1000})
     ${eventName === undefined ? sql`` : sql`AND event_name = ${eventName}`}`;
-  const [total] = await database.db.query<{ c: string; u: string }>(
-    sql`SELECT count() AS c, uniqExact(user_id) AS u FROM events WHERE ${filter}`,
+  const [total] = await database.db.query<{ c: string; u: string; h: string }>(
+    sql`SELECT count() AS c, uniqExact(user_id) AS u, uniqHLL12(user_id) AS h FROM events WHERE ${filter}`,
   );
-  const groups = await database.db.query<{ g: string | number | null; c: string; u: string }>(
-    sql`SELECT ${raw(RAW_GROUP[groupBy])} AS g, count() AS c, uniqExact(user_id) AS u FROM events WHERE ${filter} GROUP BY g`,
+  const groups = await database.db.query<{ g: string | number | null; c: string; u: string; h: string }>(
+    sql`SELECT ${raw(RAW_GROUP[groupBy])} AS g, count() AS c, uniqExact(user_id) AS u, uniqHLL12(user_id) AS h
+        FROM events WHERE ${filter} GROUP BY g`,
   );
   const key = (g: string | number | null) => (groupBy === "hour" || groupBy === "day" ? iso(Number(g) * 1000) : g);
-  return {
-    total: { events: Number(total?.c), users: Number(total?.u) },
-    groups: new Map(groups.map((row) => [key(row.g), { events: Number(row.c), users: Number(row.u) }])),
-  };
+  const counts = (row: { c: string; u: string; h: string } | undefined) => ({
+    events: Number(row?.c),
+    users: Number(row?.u),
+    sketch: Number(row?.h),
+  });
+  return { total: counts(total), groups: new Map(groups.map((row) => [key(row.g), counts(row)])) };
 }
 
 describe("GET /metrics over the rollups", () => {
@@ -111,12 +119,18 @@ describe("GET /metrics over the rollups", () => {
           const expected = await truth(fromMs, toMs, groupBy, eventName);
           expect(expected.total.events, context).toBeGreaterThan(0);
           expect([body.from, body.to], context).toEqual([iso(fromMs), iso(toMs)]);
-          expect({ events: body.total_events, users: body.unique_users }, context).toEqual(expected.total);
+          expect({ events: body.total_events, users: body.unique_users }, context).toEqual({
+            events: expected.total.events,
+            users: expected.total.users,
+          });
           const listed = body.data.filter((row) => row.total_events > 0);
           expect(listed.length, context).toBe(expected.groups.size);
           for (const row of body.data) {
             const want = expected.groups.get(row.group) ?? { events: 0, users: 0 };
-            expect({ events: row.total_events, users: row.unique_users }, `${context}: ${row.group}`).toEqual(want);
+            expect({ events: row.total_events, users: row.unique_users }, `${context}: ${row.group}`).toEqual({
+              events: want.events,
+              users: want.users,
+            });
           }
         }
       }
@@ -195,6 +209,61 @@ describe("GET /metrics with the answer cache", () => {
         expect(after.unique_users, groupBy).toBe(before.unique_users + 1);
       }
       expect(await lookups()).toEqual({ miss: 8, hit: 5 });
+    } finally {
+      await own.drop();
+    }
+  });
+});
+
+describe("GET /metrics above the exact limit, from the HyperLogLog sketches", () => {
+  it("counts events exactly and gives the raw rows' own uniqHLL12 as unique users, for rows stored before and after 0004", async () => {
+    const own = await createTestDatabase();
+    try {
+      const migrations = await loadMigrations(MIGRATIONS_DIR);
+      await migrate(
+        own.db,
+        migrations.filter((m) => m.version < 4),
+      );
+      const events = 3 * EXACT_UNIQUES_MAX_EVENTS;
+      // n is the row number; hashes of it spread 40,000 users, names and channels over three days.
+      const insert = (first: number, count: number) =>
+        own.db.command(sql`
+          INSERT INTO events (event_id, event_name, user_id, timestamp, timestamp_ms, channel, campaign_id, kafka_topic, kafka_offset)
+          SELECT generateUUIDv4(), arrayElement(['view', 'buy'], intHash32(n) % 2 + 1), concat('s', toString(intHash64(n) % 40000)),
+            toDateTime(ts), toUInt64(ts) * 1000, arrayElement(['web', 'api', ''], intHash32(n * 7) % 3 + 1),
+            if(n % 4 = 0, concat('c', toString(n % 3)), ''), 'events', n
+          FROM (SELECT number + ${first} AS n, ${START / 1000} + intDiv(n * ${(3 * D) / 1000}, ${events}) AS ts FROM numbers(${count}))`);
+      await insert(0, events / 2);
+      await migrate(own.db, migrations);
+      await insert(events / 2, events / 2);
+      const target = buildTestApp({ db: own.db }).app;
+      const [fromMs, toMs] = [START + 2 * H, START + 3 * D - 3 * H];
+      // Sketches merge without loss, so the answer is exactly the sketch of the raw rows; that sketch is within
+      // 7 % of the true count here (4 standard errors of a 4,096-register HyperLogLog).
+      const close = (estimate: number, want: { users: number; sketch: number }, context: string) => {
+        expect(estimate, context).toBe(want.sketch);
+        expect(Math.abs(estimate - want.users), `${context}: ${estimate} users for ${want.users}`).toBeLessThanOrEqual(
+          want.users * 0.07,
+        );
+      };
+      for (const eventName of [undefined, "buy"]) {
+        for (const groupBy of GROUP_BY) {
+          const name = eventName === undefined ? "" : `&event_name=${eventName}`;
+          const context = `group_by=${groupBy}${name}`;
+          const res = await target.request(`/metrics?group_by=${groupBy}&from=${fromMs / 1000}&to=${toMs / 1000}${name}`);
+          const body = (await res.json()) as MetricsBody;
+          const expected = await truthIn(own, fromMs, toMs, groupBy, eventName);
+          expect(expected.total.events, context).toBeGreaterThan(EXACT_UNIQUES_MAX_EVENTS);
+          expect(body.total_events, context).toBe(expected.total.events);
+          close(body.unique_users, expected.total, context);
+          expect(body.data.filter((row) => row.total_events > 0).length, context).toBe(expected.groups.size);
+          for (const row of body.data) {
+            const want = expected.groups.get(row.group) ?? { events: 0, users: 0, sketch: 0 };
+            expect(row.total_events, `${context}: ${row.group}`).toBe(want.events);
+            close(row.unique_users, want, `${context}: ${row.group}`);
+          }
+        }
+      }
     } finally {
       await own.drop();
     }

@@ -24,6 +24,7 @@ export const VIEWS: readonly ViewSpec[] = [
     states: [
       { column: "events", expr: "countState()" },
       { column: "users", expr: "uniqState(user_id)" },
+      { column: "users_hll", expr: "uniqHLL12State(user_id)" },
     ],
     check: { kind: "count", column: "events" },
   },
@@ -51,6 +52,7 @@ export const VIEWS: readonly ViewSpec[] = [
     states: [
       { column: "events", expr: "countState()" },
       { column: "users", expr: "uniqState(user_id)" },
+      { column: "users_hll", expr: "uniqHLL12State(user_id)" },
     ],
     // Counting the all-events groups (name '') would read whole days of every event; the per-name hour
     // rows of the same part tell as much, through both primary keys.

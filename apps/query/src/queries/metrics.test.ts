@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fakeClickHouse } from "../testing";
-import { type GroupBy, queryMetrics, splitRange } from "./metrics";
+import { EXACT_UNIQUES_MAX_EVENTS, estimatorFor, type GroupBy, queryMetrics, queryMetricsCounts, splitRange } from "./metrics";
 
 const H = 3600;
 const D = 86_400;
@@ -40,9 +40,9 @@ describe("splitRange", () => {
 });
 
 describe("queryMetrics routing", () => {
-  async function sqlFor(groupBy: GroupBy, from: number, to: number, eventName?: string): Promise<string> {
+  async function sqlFor(groupBy: GroupBy, from: number, to: number, eventName?: string, events = 100): Promise<string> {
     const db = fakeClickHouse();
-    await queryMetrics(db, { ...range(from, to), groupBy, eventName });
+    await queryMetrics(db, { ...range(from, to), groupBy, eventName }, events);
     expect(db.seen).toHaveLength(1);
     return (db.seen[0] ?? "").replace(/\s+/g, " ");
   }
@@ -61,10 +61,10 @@ describe("queryMetrics routing", () => {
   it("gives hour groups over all events a total of their own from the daily states", async () => {
     const hour = await sqlFor("hour", MIDNIGHT - 2 * H, MIDNIGHT + 30 * D);
     expect(hour).toContain(
-      "SELECT 0 AS t, toUInt32(toUnixTimestamp(bucket)) AS g, events, users FROM events_rollup WHERE kind = 'hour'",
+      "SELECT 0 AS t, toUInt32(toUnixTimestamp(bucket)) AS g, events, users AS u FROM events_rollup WHERE kind = 'hour'",
     );
-    expect(hour).toContain("SELECT 1 AS t, toUInt32(0) AS g, events, users FROM events_rollup WHERE kind = 'day'");
-    expect(hour).toContain("SELECT 1 AS t, toUInt32(0) AS g, events, users FROM events_rollup WHERE kind = 'hour'");
+    expect(hour).toContain("SELECT 1 AS t, toUInt32(0) AS g, events, users AS u FROM events_rollup WHERE kind = 'day'");
+    expect(hour).toContain("SELECT 1 AS t, toUInt32(0) AS g, events, users AS u FROM events_rollup WHERE kind = 'hour'");
     expect(hour).toContain("uniqMergeIf(s, t = 1)");
     for (const own of [await sqlFor("hour", MIDNIGHT + H, MIDNIGHT + 5 * H), await sqlFor("hour", ...thirtyDays, "buy")]) {
       expect(own).not.toContain("kind = 'day'");
@@ -79,14 +79,43 @@ describe("queryMetrics routing", () => {
       `FROM events_hourly WHERE event_name = 'it\\'s' AND ((hour >= toDateTime(${MIDNIGHT - 3 * H}) AND hour < toDateTime(${MIDNIGHT})) OR (hour >= toDateTime(${MIDNIGHT + D}) AND hour < toDateTime(${MIDNIGHT + D + 4 * H})))`,
     );
     const campaign = await sqlFor("campaign", MIDNIGHT + H, MIDNIGHT + 2 * H);
-    expect(campaign).toContain("campaign_id AS g, events, users FROM events_hourly WHERE 1 AND");
+    expect(campaign).toContain("campaign_id AS g, events, users AS u FROM events_hourly WHERE 1 AND");
     expect(campaign).not.toContain("events_rollup");
+  });
+
+  it("merges the uniq states up to the exact limit and the HyperLogLog sketches above it, for every grouping", async () => {
+    expect([estimatorFor(EXACT_UNIQUES_MAX_EVENTS), estimatorFor(EXACT_UNIQUES_MAX_EVENTS + 1)]).toEqual(["exact", "sketch"]);
+    for (const groupBy of ["hour", "day", "channel", "campaign"] as const) {
+      const [from, to] = [MIDNIGHT - 2 * H, MIDNIGHT + 30 * D + H];
+      const exact = await sqlFor(groupBy, from, to, undefined, EXACT_UNIQUES_MAX_EVENTS);
+      expect(exact, groupBy).toContain("uniqMergeState(u)");
+      expect(exact, groupBy).not.toContain("users_hll");
+      const sketch = await sqlFor(groupBy, from, to, undefined, EXACT_UNIQUES_MAX_EVENTS + 1);
+      expect(sketch, groupBy).toContain("uniqHLL12MergeState(u)");
+      expect(sketch, groupBy).toMatch(/uniqHLL12MergeIf\(s, t = [01]\)/);
+      expect(sketch.match(/users_hll AS u/g)?.length, groupBy).toBe(sketch.match(/ AS u FROM/g)?.length);
+    }
   });
 
   it("does not query an empty range", async () => {
     const db = fakeClickHouse();
-    const result = await queryMetrics(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "hour" });
+    const result = await queryMetrics(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "hour" }, 0);
     expect(db.seen).toEqual([]);
     expect([result.total_events, result.unique_users, result.data]).toEqual([0, 0, []]);
+  });
+});
+
+describe("queryMetricsCounts", () => {
+  it("totals the events of the group rows only, and versions every row", async () => {
+    const db = fakeClickHouse(() => [{ ts: [0, 0, 1], gs: [3600, 7200, 0], es: ["5", "7", "12"] }]);
+    const counts = await queryMetricsCounts(db, { ...range(MIDNIGHT - 2 * H, MIDNIGHT + 2 * D), groupBy: "hour" });
+    expect(counts).toEqual({ version: "0:3600:5,0:7200:7,1:0:12", events: 12 });
+    expect(db.seen[0]).not.toContain("users");
+  });
+
+  it("reads nothing for an empty range", async () => {
+    const db = fakeClickHouse();
+    expect(await queryMetricsCounts(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "day" })).toEqual({ version: "", events: 0 });
+    expect(db.seen).toEqual([]);
   });
 });

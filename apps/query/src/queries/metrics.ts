@@ -79,9 +79,33 @@ function inSpans(column: SqlFragment, spans: Span[]): SqlFragment {
   );
 }
 
-/** The state columns a query reads: both for the answer, the count states alone for its version. */
-const STATES = raw("events, users");
+/**
+ * Up to this many events in a request's range, unique users are merged from the uniq states: exact (a
+ * range of at most 65,536 events has at most 65,536 users) and cheap (a step per event at most). Above it
+ * they come from the HyperLogLog sketches, about 1.6 % off but at a cost that stops growing with the
+ * events, where the uniq states would cost a step per user and hour (0004_unique_sketches.sql).
+ */
+export const EXACT_UNIQUES_MAX_EVENTS = 65_536;
+
+/** How a request reads and merges unique users: the state column (as `u`) and its merge functions. */
+interface Estimator {
+  states: SqlFragment;
+  mergeState: SqlFragment;
+  mergeIf: SqlFragment;
+}
+
+const EXACT: Estimator = { states: raw("events, users AS u"), mergeState: raw("uniqMergeState"), mergeIf: raw("uniqMergeIf") };
+const SKETCH: Estimator = {
+  states: raw("events, users_hll AS u"),
+  mergeState: raw("uniqHLL12MergeState"),
+  mergeIf: raw("uniqHLL12MergeIf"),
+};
 const COUNT_STATES = raw("events");
+
+/** The estimator for a request whose range holds `events` events. */
+export function estimatorFor(events: number): "exact" | "sketch" {
+  return events <= EXACT_UNIQUES_MAX_EVENTS ? "exact" : "sketch";
+}
 
 /** States of one events_rollup kind over the spans, keyed by `group`. */
 function rollupRows(
@@ -167,13 +191,15 @@ function metricsRows(query: MetricsQuery, states: SqlFragment): { rows: SqlFragm
 /**
  * Counts and unique users per group and in total, in one query over the rollups (see
  * 0002_rollups.sql): whole UTC days from daily states, the partial days at either end from hourly ones.
+ * `events` is the range's event count (queryMetricsCounts), which picks the unique-user estimator.
  * The inner query merges the unique-user states per group; the outer one finalizes each group and merges
  * states into the total (never a sum of per-group uniques). Hour and day groups list every bucket of the
  * range, empty ones with zeros; channel and campaign groups list those with events, most events first,
  * with null for events that named none.
  */
-export async function queryMetrics(db: ClickHouse, query: MetricsQuery): Promise<Metrics> {
-  const { rows, separateTotal } = metricsRows(query, STATES);
+export async function queryMetrics(db: ClickHouse, query: MetricsQuery, events: number): Promise<Metrics> {
+  const estimator = estimatorFor(events) === "exact" ? EXACT : SKETCH;
+  const { rows, separateTotal } = metricsRows(query, estimator.states);
   const totalTag = separateTotal ? TOTAL : GROUP;
   const [row] =
     rows.length === 0
@@ -181,8 +207,8 @@ export async function queryMetrics(db: ClickHouse, query: MetricsQuery): Promise
       : await db.query(
           sql`SELECT groupArrayIf(g, t = ${GROUP}) AS gs, groupArrayIf(e, t = ${GROUP}) AS es,
                      groupArrayIf(finalizeAggregation(s), t = ${GROUP}) AS us,
-                     sumIf(e, t = ${totalTag}) AS te, uniqMergeIf(s, t = ${totalTag}) AS tu
-              FROM (SELECT t, g, countMerge(events) AS e, uniqMergeState(users) AS s
+                     sumIf(e, t = ${totalTag}) AS te, ${estimator.mergeIf}(s, t = ${totalTag}) AS tu
+              FROM (SELECT t, g, countMerge(events) AS e, ${estimator.mergeState}(u) AS s
                     FROM (${join(rows, " UNION ALL ")}) GROUP BY t, g)`,
         );
   const result = resultRow.parse(row ?? { gs: [], es: [], us: [], te: 0, tu: 0 });
@@ -205,23 +231,34 @@ const countsRow = z.object({
   es: z.array(z.coerce.number()),
 });
 
+/** What the count states of a request's rows tell before its unique users are merged. */
+export interface MetricsCounts {
+  /** The event count of every row group queryMetrics would merge, as one string. */
+  version: string;
+  /** The events in the range. */
+  events: number;
+}
+
 /**
- * The event count of every row group queryMetrics would merge, as one string. Counts only grow as events
- * land, so an unchanged version means the same events and therefore the same unique users. Reads only the
- * count states: a few milliseconds, against up to seconds for merging the unique-user states.
+ * The counts of the row groups queryMetrics would merge. Counts only grow as events land, so an
+ * unchanged version means the same events and therefore the same unique users. Reads only the count
+ * states: a few milliseconds, against up to seconds for merging the unique-user states.
  */
-export async function queryMetricsVersion(db: ClickHouse, query: MetricsQuery): Promise<string> {
+export async function queryMetricsCounts(db: ClickHouse, query: MetricsQuery): Promise<MetricsCounts> {
   const { rows } = metricsRows(query, COUNT_STATES);
-  if (rows.length === 0) return "";
+  if (rows.length === 0) return { version: "", events: 0 };
   const [row] = await db.query(
     sql`SELECT groupArray(t) AS ts, groupArray(g) AS gs, groupArray(e) AS es
         FROM (SELECT t, g, countMerge(events) AS e FROM (${join(rows, " UNION ALL ")}) GROUP BY t, g)`,
   );
   const counts = countsRow.parse(row ?? { ts: [], gs: [], es: [] });
-  return counts.ts
+  // The group rows cover the whole range whatever the grouping; total rows repeat the same events.
+  const events = counts.es.reduce((sum, count, i) => (counts.ts[i] === GROUP ? sum + count : sum), 0);
+  const version = counts.ts
     .map((tag, i) => `${tag}:${counts.gs[i]}:${counts.es[i]}`)
     .sort()
     .join(",");
+  return { version, events };
 }
 
 function fillBuckets(query: MetricsQuery, rows: GroupRow[]): MetricsGroup[] {
