@@ -26,14 +26,6 @@ export interface Metrics {
   data: MetricsGroup[];
 }
 
-const resultRow = z.object({
-  gs: z.array(z.union([z.string(), z.number()])),
-  es: z.array(z.coerce.number()),
-  us: z.array(z.coerce.number()),
-  te: z.coerce.number(),
-  tu: z.coerce.number(),
-});
-
 interface GroupRow {
   g: string | number;
   e: number;
@@ -87,20 +79,11 @@ function inSpans(column: SqlFragment, spans: Span[]): SqlFragment {
  */
 export const EXACT_UNIQUES_MAX_EVENTS = 65_536;
 
-/** How a request reads and merges unique users: the state column (as `u`) and its merge functions. */
-interface Estimator {
-  states: SqlFragment;
-  mergeState: SqlFragment;
-  mergeIf: SqlFragment;
-}
-
-const EXACT: Estimator = { states: raw("events, users AS u"), mergeState: raw("uniqMergeState"), mergeIf: raw("uniqMergeIf") };
-const SKETCH: Estimator = {
-  states: raw("events, users_hll AS u"),
-  mergeState: raw("uniqHLL12MergeState"),
-  mergeIf: raw("uniqHLL12MergeIf"),
-};
+/** The columns each row of a request's union carries, as the answer's query and the counts' read them. */
+const UNIQ_STATES = raw("events, users AS u");
+const SKETCH_STATES = raw("events, users_hll AS u");
 const COUNT_STATES = raw("events");
+const KEYS_ONLY = raw("1 AS one");
 
 /** The estimator for a request whose range holds `events` events. */
 export function estimatorFor(events: number): "exact" | "sketch" {
@@ -135,92 +118,139 @@ function hourlyRows(eventName: string | undefined, spans: Span[], group: SqlFrag
 
 const BUCKET_SECONDS = raw("toUInt32(toUnixTimestamp(bucket))");
 const BUCKET_DAY = raw("toUInt32(intDiv(toUnixTimestamp(bucket), 86400) * 86400)");
-const NO_GROUP = raw("toUInt32(0)");
 
 /**
- * The rows one request merges, and whether the total has rows of its own. The total is the merge of the
- * group states (nothing is read twice), except for hour groups over all events: there the daily states
- * are cheaper to read and merge than the hours' (a day's state stops at uniq's 65,536 hashes, while its
- * 24 hour states hold a hash per user and hour; measured 15 % less CPU at 10M events, and 20 % more for
- * one event name, whose day states stay below that cap).
+ * The rows one request merges, and whether the total has rows of its own. With `ownTotal` false the
+ * total is the merge of the group states (nothing is read twice), except for hour groups over all events:
+ * there the daily states are cheaper to read and merge than the hours' (a day's uniq state stops at
+ * 65,536 hashes, while its 24 hour states hold a hash per user and hour; measured 15 % less CPU at 10M
+ * events, and 20 % more for one event name, whose day states stay below that cap). With `ownTotal`
+ * the total always merges the daily states and the edge hours, the fewest states covering the range.
  */
-function metricsRows(query: MetricsQuery, states: SqlFragment): { rows: SqlFragment[]; separateTotal: boolean } {
+function metricsRows(
+  query: MetricsQuery,
+  states: SqlFragment,
+  ownTotal: boolean,
+): { rows: SqlFragment[]; separateTotal: boolean } {
   const { days, edges } = splitRange(query);
   const whole = days === undefined ? [] : [days];
   const name = query.eventName ?? ALL_EVENTS;
+  const numbered = query.groupBy === "hour" || query.groupBy === "day";
+  const noGroup = numbered ? raw("toUInt32(0)") : raw("''");
+  const groups = groupRows(query, name, whole, edges, states);
+  const separateTotal = ownTotal || (query.groupBy === "hour" && days !== undefined && query.eventName === undefined);
+  if (!separateTotal) return { rows: groups, separateTotal };
+  return {
+    rows: [
+      ...groups,
+      ...rollupRows("day", name, whole, noGroup, TOTAL, states),
+      ...rollupRows("hour", name, edges, noGroup, TOTAL, states),
+    ],
+    separateTotal,
+  };
+}
+
+/** The rows of the response's groups: whole days from daily rollups, edges from hourly rows. */
+function groupRows(query: MetricsQuery, name: string, whole: Span[], edges: Span[], states: SqlFragment): SqlFragment[] {
   switch (query.groupBy) {
-    case "hour": {
-      const groups = rollupRows("hour", name, [...whole, ...edges], BUCKET_SECONDS, GROUP, states);
-      if (days === undefined || query.eventName !== undefined) return { rows: groups, separateTotal: false };
-      return {
-        rows: [
-          ...groups,
-          ...rollupRows("day", name, whole, NO_GROUP, TOTAL, states),
-          ...rollupRows("hour", name, edges, NO_GROUP, TOTAL, states),
-        ],
-        separateTotal: true,
-      };
-    }
+    case "hour":
+      return rollupRows("hour", name, [...whole, ...edges], BUCKET_SECONDS, GROUP, states);
     case "day":
-      return {
-        rows: [
-          ...rollupRows("day", name, whole, BUCKET_SECONDS, GROUP, states),
-          ...rollupRows("hour", name, edges, BUCKET_DAY, GROUP, states),
-        ],
-        separateTotal: false,
-      };
+      return [
+        ...rollupRows("day", name, whole, BUCKET_SECONDS, GROUP, states),
+        ...rollupRows("hour", name, edges, BUCKET_DAY, GROUP, states),
+      ];
     case "channel":
-      return {
-        rows: [
-          ...rollupRows("day_channel", name, whole, raw("value"), GROUP, states),
-          ...hourlyRows(query.eventName, edges, raw("CAST(channel AS String)"), states),
-        ],
-        separateTotal: false,
-      };
+      return [
+        ...rollupRows("day_channel", name, whole, raw("value"), GROUP, states),
+        ...hourlyRows(query.eventName, edges, raw("CAST(channel AS String)"), states),
+      ];
     case "campaign":
-      return {
-        rows: [
-          ...rollupRows("day_campaign", name, whole, raw("value"), GROUP, states),
-          ...hourlyRows(query.eventName, edges, raw("campaign_id"), states),
-        ],
-        separateTotal: false,
-      };
+      return [
+        ...rollupRows("day_campaign", name, whole, raw("value"), GROUP, states),
+        ...hourlyRows(query.eventName, edges, raw("campaign_id"), states),
+      ];
   }
 }
 
+const answerRow = z.object({
+  gs: z.array(z.union([z.string(), z.number()])),
+  es: z.array(z.coerce.number()),
+  us: z.array(z.coerce.number()),
+  te: z.coerce.number(),
+  tu: z.coerce.number(),
+  /** Sketched answers only: groups that gained a row between the keys read and the states read. */
+  races: z.coerce.number().default(0),
+});
+
+type AnswerRow = z.output<typeof answerRow>;
+
+const EMPTY_ANSWER: AnswerRow = { gs: [], es: [], us: [], te: 0, tu: 0, races: 0 };
+
 /**
- * Counts and unique users per group and in total, in one query over the rollups (see
- * 0002_rollups.sql): whole UTC days from daily states, the partial days at either end from hourly ones.
- * `events` is the range's event count (queryMetricsCounts), which picks the unique-user estimator.
- * The inner query merges the unique-user states per group; the outer one finalizes each group and merges
- * states into the total (never a sum of per-group uniques). Hour and day groups list every bucket of the
- * range, empty ones with zeros; channel and campaign groups list those with events, most events first,
- * with null for events that named none.
+ * Exact unique users: the inner query merges the uniq states per group; the outer one finalizes each
+ * group and merges states into the total (never a sum of per-group uniques).
+ */
+async function exactAnswer(db: ClickHouse, query: MetricsQuery): Promise<AnswerRow> {
+  const { rows, separateTotal } = metricsRows(query, UNIQ_STATES, false);
+  if (rows.length === 0) return EMPTY_ANSWER;
+  const totalTag = separateTotal ? TOTAL : GROUP;
+  const [row] = await db.query(
+    sql`SELECT groupArrayIf(g, t = ${GROUP}) AS gs, groupArrayIf(e, t = ${GROUP}) AS es,
+               groupArrayIf(finalizeAggregation(s), t = ${GROUP}) AS us,
+               sumIf(e, t = ${totalTag}) AS te, uniqMergeIf(s, t = ${totalTag}) AS tu
+        FROM (SELECT t, g, countMerge(events) AS e, uniqMergeState(u) AS s
+              FROM (${join(rows, " UNION ALL ")}) GROUP BY t, g)`,
+  );
+  return answerRow.parse(row ?? EMPTY_ANSWER);
+}
+
+/**
+ * Sketched unique users. Merging two sketches costs ~10 times more than finalizing one, and most groups
+ * are a single row once ClickHouse has merged their parts (an hour series is 720 of them), so only the
+ * groups with several rows (found by a keys-only read) are merged; the others are finalized as they are.
+ * The total is its own group of day and edge-hour rows. A group that gained a row between the two reads
+ * (an insert) answers NULL, and the request is answered again merging every group.
+ */
+async function sketchAnswer(db: ClickHouse, query: MetricsQuery, mergeAll = false): Promise<AnswerRow> {
+  const { rows } = metricsRows(query, SKETCH_STATES, true);
+  if (rows.length === 0) return EMPTY_ANSWER;
+  const { rows: keys } = metricsRows(query, KEYS_ONLY, true);
+  const merged = mergeAll
+    ? raw("1")
+    : sql`(t, g) IN (SELECT t, g FROM (${join(keys, " UNION ALL ")}) GROUP BY t, g HAVING count() > 1)`;
+  const [row] = await db.query(
+    sql`SELECT groupArrayIf(g, t = ${GROUP}) AS gs, groupArrayIf(e, t = ${GROUP}) AS es,
+               groupArrayIf(ifNull(n, 0), t = ${GROUP}) AS us, sumIf(e, t = ${TOTAL}) AS te,
+               sumIf(ifNull(n, 0), t = ${TOTAL}) AS tu, countIf(isNull(n)) AS races
+        FROM (SELECT t, g, countMerge(events) AS e,
+                     if(count() = 1, any(f), if(countIf(m) = count(), uniqHLL12MergeIf(u, m), NULL)) AS n
+              FROM (SELECT t, g, events, u, finalizeAggregation(u) AS f, ${merged} AS m
+                    FROM (${join(rows, " UNION ALL ")}))
+              GROUP BY t, g)`,
+  );
+  const answer = answerRow.parse(row ?? EMPTY_ANSWER);
+  if (answer.races > 0 && !mergeAll) return await sketchAnswer(db, query, true);
+  return answer;
+}
+
+/**
+ * Counts and unique users per group and in total over the rollups (see 0002_rollups.sql): whole UTC
+ * days from daily states, the partial days at either end from hourly ones. `events` is the range's event
+ * count (queryMetricsCounts), which picks the unique-user estimator. Hour and day groups list every
+ * bucket of the range, empty ones with zeros; channel and campaign groups list those with events, most
+ * events first, with null for events that named none.
  */
 export async function queryMetrics(db: ClickHouse, query: MetricsQuery, events: number): Promise<Metrics> {
-  const estimator = estimatorFor(events) === "exact" ? EXACT : SKETCH;
-  const { rows, separateTotal } = metricsRows(query, estimator.states);
-  const totalTag = separateTotal ? TOTAL : GROUP;
-  const [row] =
-    rows.length === 0
-      ? []
-      : await db.query(
-          sql`SELECT groupArrayIf(g, t = ${GROUP}) AS gs, groupArrayIf(e, t = ${GROUP}) AS es,
-                     groupArrayIf(finalizeAggregation(s), t = ${GROUP}) AS us,
-                     sumIf(e, t = ${totalTag}) AS te, ${estimator.mergeIf}(s, t = ${totalTag}) AS tu
-              FROM (SELECT t, g, countMerge(events) AS e, ${estimator.mergeState}(u) AS s
-                    FROM (${join(rows, " UNION ALL ")}) GROUP BY t, g)`,
-        );
-  const result = resultRow.parse(row ?? { gs: [], es: [], us: [], te: 0, tu: 0 });
+  const result = estimatorFor(events) === "exact" ? await exactAnswer(db, query) : await sketchAnswer(db, query);
   const groups: GroupRow[] = result.gs.map((g, i) => ({ g, e: result.es[i] ?? 0, u: result.us[i] ?? 0 }));
-  const total = { e: result.te, u: result.tu };
   return {
     event_name: query.eventName ?? null,
     from: isoSeconds(query.fromMs),
     to: isoSeconds(query.toMs),
     grouped_by: query.groupBy,
-    total_events: total.e,
-    unique_users: total.u,
+    total_events: result.te,
+    unique_users: result.tu,
     data: query.groupBy === "hour" || query.groupBy === "day" ? fillBuckets(query, groups) : rankGroups(groups),
   };
 }
@@ -245,7 +275,7 @@ export interface MetricsCounts {
  * states: a few milliseconds, against up to seconds for merging the unique-user states.
  */
 export async function queryMetricsCounts(db: ClickHouse, query: MetricsQuery): Promise<MetricsCounts> {
-  const { rows } = metricsRows(query, COUNT_STATES);
+  const { rows } = metricsRows(query, COUNT_STATES, false);
   if (rows.length === 0) return { version: "", events: 0 };
   const [row] = await db.query(
     sql`SELECT groupArray(t) AS ts, groupArray(g) AS gs, groupArray(e) AS es
