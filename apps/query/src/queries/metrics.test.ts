@@ -40,9 +40,16 @@ describe("splitRange", () => {
 });
 
 describe("queryMetrics routing", () => {
-  async function sqlFor(groupBy: GroupBy, from: number, to: number, eventName?: string, events = 100): Promise<string> {
+  async function sqlFor(
+    groupBy: GroupBy,
+    from: number,
+    to: number,
+    eventName?: string,
+    events = 100,
+    multiRowGroups: (string | number)[] = [],
+  ): Promise<string> {
     const db = fakeClickHouse();
-    await queryMetrics(db, { ...range(from, to), groupBy, eventName }, events);
+    await queryMetrics(db, { ...range(from, to), groupBy, eventName }, { events, multiRowGroups });
     expect(db.seen).toHaveLength(1);
     return (db.seen[0] ?? "").replace(/\s+/g, " ");
   }
@@ -92,8 +99,7 @@ describe("queryMetrics routing", () => {
       expect(exact, groupBy).not.toContain("users_hll");
       const sketch = await sqlFor(groupBy, from, to, undefined, EXACT_UNIQUES_MAX_EVENTS + 1);
       expect(sketch, groupBy).toContain("uniqHLL12MergeIf(u, m)");
-      expect(sketch, groupBy).toContain("(t, g) IN (SELECT t, g FROM (SELECT 0 AS t");
-      expect(sketch, groupBy).toContain("GROUP BY t, g HAVING count() > 1) AS m");
+      expect(sketch, groupBy).toContain("t = 1 AS m");
       expect(sketch, groupBy).not.toContain("users AS u");
       // The total is its own group: the whole days' daily sketches and the edge hours'.
       const noGroup = groupBy === "hour" || groupBy === "day" ? "toUInt32(0)" : "''";
@@ -106,16 +112,21 @@ describe("queryMetrics routing", () => {
     }
   });
 
-  it("answers a sketched request again merging every group when a group gained a row between its two reads", async () => {
+  it("merges the sketches of the total and of the groups the counts found with several rows only", async () => {
+    const sketch = await sqlFor("channel", MIDNIGHT, MIDNIGHT + D, undefined, EXACT_UNIQUES_MAX_EVENTS + 1, ["web", "it's"]);
+    expect(sketch).toContain("t = 1 OR g IN ('web', 'it\\'s') AS m");
+  });
+
+  it("answers a sketched request again merging every group when a group gained a row since the counts", async () => {
     const db = fakeClickHouse((text) =>
-      text.includes("HAVING count() > 1")
+      text.includes("t = 1 AS m")
         ? [{ gs: [MIDNIGHT + H], es: ["9"], us: ["0"], te: "9", tu: "0", races: "1" }]
         : [{ gs: [MIDNIGHT + H], es: ["9"], us: ["4"], te: "9", tu: "4", races: "0" }],
     );
     const result = await queryMetrics(
       db,
       { ...range(MIDNIGHT, MIDNIGHT + 2 * H), groupBy: "hour" },
-      EXACT_UNIQUES_MAX_EVENTS + 1,
+      { events: EXACT_UNIQUES_MAX_EVENTS + 1, multiRowGroups: [] },
     );
     expect(db.seen).toHaveLength(2);
     expect(db.seen[1]).toContain("1 AS m");
@@ -125,23 +136,27 @@ describe("queryMetrics routing", () => {
 
   it("does not query an empty range", async () => {
     const db = fakeClickHouse();
-    const result = await queryMetrics(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "hour" }, 0);
+    const result = await queryMetrics(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "hour" }, { events: 0, multiRowGroups: [] });
     expect(db.seen).toEqual([]);
     expect([result.total_events, result.unique_users, result.data]).toEqual([0, 0, []]);
   });
 });
 
 describe("queryMetricsCounts", () => {
-  it("totals the events of the group rows only, and versions every row", async () => {
-    const db = fakeClickHouse(() => [{ ts: [0, 0, 1], gs: [3600, 7200, 0], es: ["5", "7", "12"] }]);
+  it("totals the events of the group rows only, versions every row, and lists the groups with several rows", async () => {
+    const db = fakeClickHouse(() => [{ ts: [0, 0, 1], gs: [3600, 7200, 0], es: ["5", "7", "12"], ns: ["1", "3", "4"] }]);
     const counts = await queryMetricsCounts(db, { ...range(MIDNIGHT - 2 * H, MIDNIGHT + 2 * D), groupBy: "hour" });
-    expect(counts).toEqual({ version: "0:3600:5,0:7200:7,1:0:12", events: 12 });
+    expect(counts).toEqual({ version: "0:3600:5,0:7200:7,1:0:12", events: 12, multiRowGroups: [7200] });
     expect(db.seen[0]).not.toContain("users");
   });
 
   it("reads nothing for an empty range", async () => {
     const db = fakeClickHouse();
-    expect(await queryMetricsCounts(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "day" })).toEqual({ version: "", events: 0 });
+    expect(await queryMetricsCounts(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "day" })).toEqual({
+      version: "",
+      events: 0,
+      multiRowGroups: [],
+    });
     expect(db.seen).toEqual([]);
   });
 });

@@ -83,7 +83,6 @@ export const EXACT_UNIQUES_MAX_EVENTS = 65_536;
 const UNIQ_STATES = raw("events, users AS u");
 const SKETCH_STATES = raw("events, users_hll AS u");
 const COUNT_STATES = raw("events");
-const KEYS_ONLY = raw("1 AS one");
 
 /** The estimator for a request whose range holds `events` events. */
 export function estimatorFor(events: number): "exact" | "sketch" {
@@ -206,19 +205,28 @@ async function exactAnswer(db: ClickHouse, query: MetricsQuery): Promise<AnswerR
 }
 
 /**
- * Sketched unique users. Merging two sketches costs ~10 times more than finalizing one, and most groups
+ * Sketched unique users. Merging sketches costs several times more than finalizing one, and most groups
  * are a single row once ClickHouse has merged their parts (an hour series is 720 of them), so only the
- * groups with several rows (found by a keys-only read) are merged; the others are finalized as they are.
- * The total is its own group of day and edge-hour rows. A group that gained a row between the two reads
- * (an insert) answers NULL, and the request is answered again merging every group.
+ * groups the counts read found with several rows, and the total, are merged; the others are finalized as
+ * they are. The total is its own group of day and edge-hour rows. A group that gained a row since the
+ * counts read (an insert) answers NULL, and the request is answered again merging every group.
  */
-async function sketchAnswer(db: ClickHouse, query: MetricsQuery, mergeAll = false): Promise<AnswerRow> {
+async function sketchAnswer(
+  db: ClickHouse,
+  query: MetricsQuery,
+  multiRowGroups: (string | number)[] | "all",
+): Promise<AnswerRow> {
   const { rows } = metricsRows(query, SKETCH_STATES, true);
   if (rows.length === 0) return EMPTY_ANSWER;
-  const { rows: keys } = metricsRows(query, KEYS_ONLY, true);
-  const merged = mergeAll
-    ? raw("1")
-    : sql`(t, g) IN (SELECT t, g FROM (${join(keys, " UNION ALL ")}) GROUP BY t, g HAVING count() > 1)`;
+  const merged =
+    multiRowGroups === "all"
+      ? raw("1")
+      : multiRowGroups.length === 0
+        ? sql`t = ${TOTAL}`
+        : sql`t = ${TOTAL} OR g IN (${join(
+            multiRowGroups.map((group) => sql`${group}`),
+            ", ",
+          )})`;
   const [row] = await db.query(
     sql`SELECT groupArrayIf(g, t = ${GROUP}) AS gs, groupArrayIf(e, t = ${GROUP}) AS es,
                groupArrayIf(ifNull(n, 0), t = ${GROUP}) AS us, sumIf(e, t = ${TOTAL}) AS te,
@@ -230,19 +238,24 @@ async function sketchAnswer(db: ClickHouse, query: MetricsQuery, mergeAll = fals
               GROUP BY t, g)`,
   );
   const answer = answerRow.parse(row ?? EMPTY_ANSWER);
-  if (answer.races > 0 && !mergeAll) return await sketchAnswer(db, query, true);
+  if (answer.races > 0 && multiRowGroups !== "all") return await sketchAnswer(db, query, "all");
   return answer;
 }
 
 /**
  * Counts and unique users per group and in total over the rollups (see 0002_rollups.sql): whole UTC
- * days from daily states, the partial days at either end from hourly ones. `events` is the range's event
- * count (queryMetricsCounts), which picks the unique-user estimator. Hour and day groups list every
- * bucket of the range, empty ones with zeros; channel and campaign groups list those with events, most
- * events first, with null for events that named none.
+ * days from daily states, the partial days at either end from hourly ones. `counts` (queryMetricsCounts)
+ * give the range's event count, which picks the unique-user estimator, and the groups to merge. Hour and
+ * day groups list every bucket of the range, empty ones with zeros; channel and campaign groups list those
+ * with events, most events first, with null for events that named none.
  */
-export async function queryMetrics(db: ClickHouse, query: MetricsQuery, events: number): Promise<Metrics> {
-  const result = estimatorFor(events) === "exact" ? await exactAnswer(db, query) : await sketchAnswer(db, query);
+export async function queryMetrics(
+  db: ClickHouse,
+  query: MetricsQuery,
+  counts: Pick<MetricsCounts, "events" | "multiRowGroups">,
+): Promise<Metrics> {
+  const result =
+    estimatorFor(counts.events) === "exact" ? await exactAnswer(db, query) : await sketchAnswer(db, query, counts.multiRowGroups);
   const groups: GroupRow[] = result.gs.map((g, i) => ({ g, e: result.es[i] ?? 0, u: result.us[i] ?? 0 }));
   return {
     event_name: query.eventName ?? null,
@@ -259,6 +272,7 @@ const countsRow = z.object({
   ts: z.array(z.coerce.number()),
   gs: z.array(z.union([z.string(), z.number()])),
   es: z.array(z.coerce.number()),
+  ns: z.array(z.coerce.number()),
 });
 
 /** What the count states of a request's rows tell before its unique users are merged. */
@@ -267,7 +281,11 @@ export interface MetricsCounts {
   version: string;
   /** The events in the range. */
   events: number;
+  /** The response's groups that have several rollup rows (parts not merged yet), whose states must be merged. */
+  multiRowGroups: (string | number)[];
 }
+
+const NO_COUNTS: MetricsCounts = { version: "", events: 0, multiRowGroups: [] };
 
 /**
  * The counts of the row groups queryMetrics would merge. Counts only grow as events land, so an
@@ -276,19 +294,22 @@ export interface MetricsCounts {
  */
 export async function queryMetricsCounts(db: ClickHouse, query: MetricsQuery): Promise<MetricsCounts> {
   const { rows } = metricsRows(query, COUNT_STATES, false);
-  if (rows.length === 0) return { version: "", events: 0 };
+  if (rows.length === 0) return NO_COUNTS;
   const [row] = await db.query(
-    sql`SELECT groupArray(t) AS ts, groupArray(g) AS gs, groupArray(e) AS es
-        FROM (SELECT t, g, countMerge(events) AS e FROM (${join(rows, " UNION ALL ")}) GROUP BY t, g)`,
+    sql`SELECT groupArray(t) AS ts, groupArray(g) AS gs, groupArray(e) AS es, groupArray(n) AS ns
+        FROM (SELECT t, g, countMerge(events) AS e, count() AS n FROM (${join(rows, " UNION ALL ")}) GROUP BY t, g)`,
   );
-  const counts = countsRow.parse(row ?? { ts: [], gs: [], es: [] });
+  const counts = countsRow.parse(row ?? { ts: [], gs: [], es: [], ns: [] });
   // The group rows cover the whole range whatever the grouping; total rows repeat the same events.
-  const events = counts.es.reduce((sum, count, i) => (counts.ts[i] === GROUP ? sum + count : sum), 0);
+  const grouped = counts.ts.flatMap((tag, i) => (tag === GROUP ? [i] : []));
+  const events = grouped.reduce((sum, i) => sum + (counts.es[i] ?? 0), 0);
+  const multiRowGroups = grouped.flatMap((i) => ((counts.ns[i] ?? 0) > 1 ? [counts.gs[i] ?? 0] : []));
+  // Row counts stay out of the version: a merge of parts changes them, not the answer.
   const version = counts.ts
     .map((tag, i) => `${tag}:${counts.gs[i]}:${counts.es[i]}`)
     .sort()
     .join(",");
-  return { version, events };
+  return { version, events, multiRowGroups };
 }
 
 function fillBuckets(query: MetricsQuery, rows: GroupRow[]): MetricsGroup[] {

@@ -1,7 +1,11 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import { GROUP_BY } from "../queries/metrics";
+import { EXACT_UNIQUES_MAX_EVENTS, GROUP_BY } from "../queries/metrics";
 import { getMetrics, type MetricsDeps, metricsParamsSchema } from "../services/metrics";
 import { errorResponses } from "./schemas";
+
+const UNIQUE_USERS =
+  `Exact while the range holds at most ${EXACT_UNIQUES_MAX_EVENTS.toLocaleString("en")} events; above that a HyperLogLog ` +
+  "estimate (4,096 registers; measured: 1 % off on average, 3 % for 1 group in 20, 6 % at worst), as is each group's unique_users.";
 
 const MetricsSchema = z
   .object({
@@ -10,7 +14,7 @@ const MetricsSchema = z
     to: z.string().openapi({ description: "end of the counted range (exclusive), a UTC hour boundary" }),
     grouped_by: z.enum(GROUP_BY),
     total_events: z.number(),
-    unique_users: z.number(),
+    unique_users: z.number().openapi({ description: UNIQUE_USERS }),
     data: z.array(z.object({ group: z.string().nullable(), total_events: z.number(), unique_users: z.number() })),
   })
   .openapi("Metrics");

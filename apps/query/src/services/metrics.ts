@@ -35,8 +35,8 @@ export async function getMetrics(deps: MetricsDeps, params: MetricsParams, now: 
     // Read before the answer: events landing in between make the stored version older than the answer,
     // and the next request recomputes, rather than the other way round (a stale answer served).
     const counts = await queryMetricsCounts(db, query);
-    if (cache === undefined) return await queryMetrics(db, query, counts.events);
+    if (cache === undefined) return await queryMetrics(db, query, counts);
     const key = JSON.stringify([query.groupBy, query.eventName ?? null, query.fromMs, query.toMs]);
-    return await cache.answer(key, counts.version, () => queryMetrics(db, query, counts.events));
+    return await cache.answer(key, counts.version, () => queryMetrics(db, query, counts));
   });
 }
