@@ -1,6 +1,7 @@
 // `make bench-ingest`: requests/s and latency of (a) a bare node:http server answering 202 (the ceiling),
 // (b) POST /events with real broker acknowledgements (default, every request logged, none logged), and
 // (c) POST /events/batch with 100-event batches. Results go to bench/results/ingest-<timestamp>.json.
+// APP_ROOT measures the ingest app of another checkout with this harness.
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -12,6 +13,8 @@ import { cycleBodies } from "../bodies";
 import { BATCH_SIZE, batchBodies, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+/** The checkout whose ingest app is measured: another one (a `git archive` of an older commit) compares before and after. */
+const APP_ROOT = process.env.APP_ROOT ?? ROOT;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const WARMUP_S = 3;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -83,8 +86,8 @@ async function withIngest<T>(topic: string, env: Record<string, string>, run: Ru
   const metricsPort = await freePort();
   const logFile = join(tmpdir(), `sluice-bench-ingest-${process.pid}-${port}.log`);
   const log = openSync(logFile, "w");
-  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "apps/ingest/src/main.ts")], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, ["--import", "tsx", join(APP_ROOT, "apps/ingest/src/main.ts")], {
+    cwd: APP_ROOT,
     stdio: ["ignore", log, log],
     env: {
       ...process.env,
@@ -129,7 +132,7 @@ const results: Figures[] = [];
 const loadAtStart = loadavg();
 try {
   process.stdout.write(
-    `bench-ingest: ${DURATION_S}s per run, ${CONNECTIONS} connections, topic ${topic}, load average ${loadAtStart.map((l) => l.toFixed(2)).join(" ")}\n`,
+    `bench-ingest: ${DURATION_S}s per run, ${CONNECTIONS} connections, app ${APP_ROOT}, topic ${topic}, load average ${loadAtStart.map((l) => l.toFixed(2)).join(" ")}\n`,
   );
   results.push(
     await withBare((url, pid) => measure(`${url}/events`, pid, singleBodies, CONNECTIONS, 1, "(a) bare node:http 202")),
