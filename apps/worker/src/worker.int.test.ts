@@ -11,7 +11,7 @@ import {
   uniqueName,
 } from "@sluice/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { replayDeadLetters } from "./replay";
+import { ensureCommitted, replayDeadLetters } from "./replay";
 import { type InProcessWorker, makeEvent, produce, startInProcessWorker } from "./test-support";
 
 const kafka = testKafka("worker-int");
@@ -187,5 +187,28 @@ describe("worker against real Kafka and ClickHouse", () => {
     expect(statuses.map((row) => row.status)).toEqual(["replayed", "replayed"]);
     // The worker reads the replayed bytes again at offsets 4 and 5; still poison, so dead-lettered again.
     await eventually(async () => ((await count(db)) === 2 && (await deadRows(db)) === 4 ? true : undefined), 20_000);
+  });
+
+  it("sets the replay group's offset where a commit went missing, and never moves one back", async () => {
+    const dlqTopic = await createTestTopic(kafka, "dlq-commits", 3);
+    const groupId = uniqueName("replay-commits");
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.setOffsets({ groupId, topic: dlqTopic, partitions: [{ partition: 0, offset: "5" }] });
+      const deps = { kafka, logger: testLogger, dlqTopic, groupId };
+      await ensureCommitted(
+        deps,
+        new Map([
+          [0, 2n],
+          [1, 3n],
+        ]),
+      );
+      const [group] = await admin.fetchOffsets({ groupId, topics: [dlqTopic] });
+      const offsets = Object.fromEntries((group?.partitions ?? []).map(({ partition, offset }) => [partition, offset]));
+      expect(offsets).toEqual({ 0: "5", 1: "3", 2: "-1" });
+    } finally {
+      await admin.disconnect();
+    }
   });
 });
