@@ -2,6 +2,7 @@
 // stop, and the CPU a server process (and its children) used, read from /proc.
 import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 
 export const BATCH_SIZE = 100;
 
@@ -62,4 +63,20 @@ export function cpuSeconds(pid: number): number {
     total += (Number(fields[11]) + Number(fields[12])) / 100;
   }
   return total;
+}
+
+/**
+ * The environment that gives an ingest process the deployed node options (apps/ingest/node-options,
+ * as scripts/apps.sh and the image do) on top of any NODE_OPTIONS; empty for a checkout without them.
+ */
+export function appNodeOptions(root: string): { NODE_OPTIONS?: string } {
+  const file = join(root, "apps/ingest/node-options");
+  if (!existsSync(file)) return {};
+  return { NODE_OPTIONS: [process.env.NODE_OPTIONS, readFileSync(file, "utf8").trim()].filter(Boolean).join(" ") };
+}
+
+/** A process's peak resident set size so far (VmHWM), in MB. */
+export function peakRssMb(pid: number): number {
+  const kb = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  return Math.round(Number(kb ?? 0) / 1024);
 }

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { createTestTopic, freePort, testKafka } from "@sluice/testing";
 import autocannon from "autocannon";
 import { cycleBodies } from "../bodies";
-import { BATCH_SIZE, batchBodies, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
+import { appNodeOptions, BATCH_SIZE, batchBodies, cpuSeconds, peakRssMb, singleBodies, stop, waitForPort } from "./common";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MODES = ["single", "batch", "bare", "no-broker"] as const;
@@ -104,6 +104,7 @@ const child = spawn(process.execPath, [...flags, "--import", "tsx", ...script], 
   stdio: ["ignore", "ignore", "inherit"],
   env: {
     ...process.env,
+    ...(mode === "bare" ? {} : appNodeOptions(appRoot)),
     NODE_ENV: "development",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
     SERVER_HOST: "127.0.0.1",
@@ -141,7 +142,7 @@ try {
     `${mode}: ${Math.round(result.requests.average)} req/s (${Math.round(result.requests.average * perEvent)} events/s), ` +
       `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}\n` +
       `CPU per request: app ${us(cpuSeconds(pid) - before.app)}, Kafka ${us(kafkaPid ? cpuSeconds(kafkaPid) - before.kafka : 0)}, ` +
-      `load generator ${us((self.user + self.system) / 1e6)}\n`,
+      `load generator ${us((self.user + self.system) / 1e6)}; app peak RSS ${peakRssMb(pid)} MB\n`,
   );
   const after = threads(pid);
   const rows = [...after.entries()]

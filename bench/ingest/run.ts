@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { createTestTopic, freePort, testKafka } from "@sluice/testing";
 import autocannon from "autocannon";
 import { cycleBodies } from "../bodies";
-import { BATCH_SIZE, batchBodies, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
+import { appNodeOptions, BATCH_SIZE, batchBodies, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** The checkout whose ingest app is measured: another one (a `git archive` of an older commit) compares before and after. */
@@ -97,6 +97,7 @@ async function withIngest<T>(topic: string, env: Record<string, string>, run: Ru
       METRICS_PORT: String(metricsPort),
       GRPC_PORT: String(await freePort()),
       KAFKA_TOPIC: topic,
+      ...appNodeOptions(APP_ROOT),
       ...env,
     },
   });
