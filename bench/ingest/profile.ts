@@ -2,7 +2,7 @@
 // under `node --cpu-prof`, then the CPU each process used per request (app, Kafka, load generator; the
 // app's split into user/system and threads) and where the app's CPU went during the load (self time by
 // module and by function). `no-broker` is the ingest HTTP app with a publisher that acknowledges at once.
-// PROFILE=0 skips the profiler; APP_ROOT runs the app of another checkout (say, a `git archive` of an
+// PROFILE=0 skips the profiler; KEEP_PROFILE=1 keeps the .cpuprofile (for Chrome DevTools); APP_ROOT runs the app of another checkout (say, a `git archive` of an
 // older commit with its own node_modules links) to compare before and after.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -163,4 +163,5 @@ try {
 const file = readdirSync(dir).find((name) => name.endsWith(".cpuprofile"));
 if (file !== undefined) report(JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile);
 else if (profiling) process.stdout.write("no profile was written\n");
-rmSync(dir, { recursive: true, force: true });
+if (process.env.KEEP_PROFILE === "1") process.stdout.write(`profile kept in ${dir}\n`);
+else rmSync(dir, { recursive: true, force: true });
