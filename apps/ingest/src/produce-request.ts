@@ -1,5 +1,13 @@
 import { createRequire } from "node:module";
-import { createAPI, groupByProperty, produceV9, produceV10, produceV11, Writer } from "@platformatic/kafka";
+import {
+  createAPI,
+  groupByProperty,
+  crc32c as libraryCrc32c,
+  produceV9,
+  produceV10,
+  produceV11,
+  Writer,
+} from "@platformatic/kafka";
 
 // @platformatic/kafka builds a produce request out of a handful of small buffers per record (one per
 // field, through BigInt arithmetic), which costs ~4.5 µs a record: more than validating and serializing
@@ -7,9 +15,19 @@ import { createAPI, groupByProperty, produceV9, produceV10, produceV11, Writer }
 // Requests with compression, a transaction or record headers, which the ingest lanes never send, are
 // left to the library's own encoder.
 
-/** The library's CRC32C is Rust through @node-rs/crc32 when present; the same module, without its buffer juggling. */
-const require = createRequire(import.meta.url);
-const { crc32c } = require("@node-rs/crc32") as { crc32c(input: Uint8Array, initial?: number): number };
+/**
+ * CRC32C through @node-rs/crc32 (Rust), as the library computes it, but without its copy of the bytes;
+ * the library's own (WebAssembly) where that native module has no build for the platform.
+ */
+function loadCrc32c(): (bytes: Buffer) => number {
+  try {
+    const native = createRequire(import.meta.url)("@node-rs/crc32") as { crc32c(input: Uint8Array): number };
+    return (bytes) => native.crc32c(bytes);
+  } catch {
+    return (bytes) => libraryCrc32c(bytes);
+  }
+}
+const crc32c = loadCrc32c();
 
 /** A message as the producer hands it to the produce API, after serialization and partitioning. */
 export interface ProduceMessage {
