@@ -107,6 +107,7 @@ async function ceiling(file: string, database: string): Promise<number> {
         // more than the server's per-query memory limit in the rollup view (0002): code 241.
         `--max_insert_block_size=${CEILING_BLOCK_ROWS}`,
         `--min_insert_block_size_rows=${CEILING_BLOCK_ROWS}`,
+        "--log_queries=1",
         "--query",
         "INSERT INTO events FORMAT JSONEachRow",
       ],
@@ -153,6 +154,30 @@ async function measureCpu<T>(run: () => Promise<T>) {
   return { result, cpu };
 }
 
+/**
+ * ClickHouse's own account of the INSERTs in `format` that finished between `since` and `until` (unix
+ * seconds): count, CPU (user + system, the views included) and wall time. Only this run's clients turn
+ * query logging on (18.16 logs no database, so the phase's time window and format tell them apart); the
+ * process CPU above also counts background merges and whatever else the shared server runs meanwhile.
+ */
+async function insertAccount(format: string, since: number, until: number) {
+  const db = createClickHouse({ url: services.clickhouseUrl, username: "default", password: "", database: "default" });
+  try {
+    await db.command(raw("SYSTEM FLUSH LOGS"));
+    const cpu = (event: string) => sql`sum(ProfileEvents.Values[indexOf(ProfileEvents.Names, ${event})]) / 1e6`;
+    const [row] = await db.query<{ n: string; cpu_s: number; wall_s: number }>(
+      sql`SELECT count() AS n, round(${cpu("UserTimeMicroseconds")} + ${cpu("SystemTimeMicroseconds")}, 2) AS cpu_s,
+            round(sum(query_duration_ms) / 1e3, 2) AS wall_s
+          FROM system.query_log
+          WHERE type = 2 AND event_time >= toDateTime(${since}) AND event_time <= toDateTime(${until})
+            AND query LIKE 'INSERT INTO %' AND query LIKE ${`%FORMAT ${format}%`} AND has(Settings.Names, 'log_queries')`,
+    );
+    return { inserts: Number(row?.n ?? 0), cpu_s: Number(row?.cpu_s ?? 0), wall_s: Number(row?.wall_s ?? 0) };
+  } finally {
+    await db.close();
+  }
+}
+
 function rssMb(pid: number): number {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -169,7 +194,8 @@ async function workerRun(topic: string, database: string, count: () => Promise<n
     KAFKA_TOPIC: topic,
     KAFKA_DLQ_TOPIC: `${topic}.dlq`,
     KAFKA_GROUP_ID: uniqueName("bench-worker"),
-    CLICKHOUSE_URL: services.clickhouseUrl,
+    // Logged queries let the run tell ClickHouse's CPU inside the worker's INSERTs from merges and other users.
+    CLICKHOUSE_URL: `${services.clickhouseUrl}/?clickhouse_setting_log_queries=1`,
     CLICKHOUSE_DATABASE: database,
     SERVER_PORT: String(await freePort()),
     METRICS_PORT: String(await freePort()),
@@ -234,22 +260,32 @@ try {
   const produceMs = await produceBacklog(topic, file);
   log(`backlog ready in ${(produceMs / 1000).toFixed(1)} s`);
 
+  const seconds = () => Math.floor(Date.now() / 1000);
+  const ceilingFrom = seconds();
   const { result: ceilingMs, cpu: ceilingCpu } = await measureCpu(() => ceiling(file, ceilingName));
+  const ceilingInserts = await insertAccount("JSONEachRow", ceilingFrom, seconds());
   const ceilingRows = await ceilingDb.count();
   const ceilingRate = ceilingRows / (ceilingMs / 1000);
   log(
     `clickhouse-client: ${ceilingRows} rows in ${(ceilingMs / 1000).toFixed(2)} s = ${Math.round(ceilingRate)} rows/s; ` +
-      `CPU s: client ${ceilingCpu.child_s}, ClickHouse ${ceilingCpu.clickhouse_s}`,
+      `CPU s: client ${ceilingCpu.child_s}, ClickHouse ${ceilingCpu.clickhouse_s} (${ceilingInserts.cpu_s} in its ${ceilingInserts.inserts} INSERTs)`,
   );
 
   log(`load average before the worker: ${load()}`);
+  const workerFrom = seconds();
   const { result: worker, cpu: workerCpu } = await measureCpu(() => workerRun(topic, workerDb.name, workerDb.count));
+  const workerInserts = await insertAccount("TabSeparated", workerFrom, seconds());
   const workerRate = worker.rows / (worker.totalMs / 1000);
   const sinkRate = worker.rows / (Math.max(1, worker.sinkMs) / 1000);
   log(
     `worker: ${worker.rows} rows in ${(worker.totalMs / 1000).toFixed(2)} s from process start = ${Math.round(workerRate)} rows/s ` +
       `(${Math.round(sinkRate)} rows/s from the first row), peak RSS ${worker.peakRssMb.toFixed(0)} MB; ` +
       `CPU s: worker ${workerCpu.child_s}, ClickHouse ${workerCpu.clickhouse_s}, Kafka ${workerCpu.kafka_s}`,
+  );
+  // An INSERT's wall time beyond its CPU is time ClickHouse waited: for the body, or for a core.
+  log(
+    `ClickHouse inside the worker's ${workerInserts.inserts} INSERTs: CPU ${workerInserts.cpu_s} s over ${workerInserts.wall_s} s of wall time ` +
+      `(the ceiling's: ${ceilingInserts.cpu_s} s over ${ceilingInserts.wall_s} s)`,
   );
   const result = {
     at: new Date().toISOString(),
@@ -263,6 +299,7 @@ try {
       rows: ceilingRows,
       rows_per_s: Math.round(ceilingRate),
       cpu: ceilingCpu,
+      inserts: ceilingInserts,
     },
     worker: {
       ms_from_start: worker.totalMs,
@@ -272,6 +309,7 @@ try {
       rows_per_s_from_first_row: Math.round(sinkRate),
       peak_rss_mb: Math.round(worker.peakRssMb),
       cpu: workerCpu,
+      inserts: workerInserts,
     },
     ratio: Number((workerRate / ceilingRate).toFixed(3)),
     ratio_from_first_row: Number((sinkRate / ceilingRate).toFixed(3)),

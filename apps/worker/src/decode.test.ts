@@ -1,0 +1,74 @@
+import { toTabSeparatedEventLine } from "@sluice/clickhouse";
+import { type EventMessage, validateEventMessage } from "@sluice/events";
+import { describe, expect, it } from "vitest";
+import { decodeMessage, type RawMessage } from "./decode";
+
+const base = {
+  event_id: "0192F3A4-B5C6-7D8E-9FA0-B1C2D3E4F5A6",
+  event_name: "purchase",
+  user_id: "user-1",
+  timestamp: Date.UTC(2026, 2, 31, 23, 59, 59, 999),
+  received_at: Date.UTC(2026, 3, 1),
+};
+
+/** Messages covering every column kind: optional fields absent and present, escapes, non-ASCII text, typed maps. */
+const events: Record<string, unknown>[] = [
+  base,
+  {
+    ...base,
+    channel: "web",
+    campaign_id: "spring\tsale",
+    session_id: "s-1",
+    anonymous_id: "anon\\1",
+    tags: ["a'b", "new\nline", "ünïcödé 🚀"],
+    metadata: { path: "/p?q='x'", amount: 12.5, logged_in: true, big: 1e21, tiny: -0.000001 },
+    user_properties: { plan: "pro", age: 42, beta: false },
+    device: { category: "phone", brand: "Äpple", model: "X", os: "ios", os_version: "17", browser: "safari", language: "de-DE" },
+    app: { id: "app\r1", version: "2.0" },
+    items: [{ id: "a", name: 'Tee "XL"', quantity: 2, price: 9.99 }],
+    sent_at: Date.UTC(2026, 2, 31, 23, 59, 58),
+  },
+];
+
+function message(event: unknown, offset: number): RawMessage {
+  return {
+    topic: "events",
+    partition: 4,
+    offset: String(offset),
+    key: Buffer.from("user-1"),
+    value: Buffer.from(JSON.stringify(event)),
+  };
+}
+
+describe("decodeMessage", () => {
+  it("encodes the line of the validated event, with its id lower-cased", () => {
+    events.forEach((event, i) => {
+      const decoded = decodeMessage(message(event, 100 + i));
+      if (decoded.kind !== "row") throw new Error(`expected a row: ${JSON.stringify(decoded)}`);
+      const validated = validateEventMessage(JSON.parse(JSON.stringify(event)));
+      if (!validated.success) throw new Error("expected a valid event");
+      const expected = { ...validated.data, event_id: validated.data.event_id.toLowerCase() } as EventMessage;
+      expect(decoded.row.line).toBe(
+        toTabSeparatedEventLine(expected, { topic: "events", partition: 4, offset: String(100 + i) }),
+      );
+      expect(decoded.row).toMatchObject({
+        eventId: expected.event_id,
+        eventName: "purchase",
+        month: 202603,
+        offset: String(100 + i),
+      });
+      expect(decoded.row.timestamp).toBe(Math.floor(base.timestamp / 1000));
+    });
+  });
+
+  it("dead-letters text that is not JSON and events that fail the schema", () => {
+    expect(decodeMessage({ ...message(base, 1), value: Buffer.from("{nope") })).toMatchObject({
+      kind: "dead",
+      dead: { reason: "invalid_json" },
+    });
+    expect(decodeMessage(message({ ...base, timestamp: "yesterday" }, 2))).toMatchObject({
+      kind: "dead",
+      dead: { reason: "schema_violation", eventId: base.event_id },
+    });
+  });
+});
