@@ -269,7 +269,6 @@ export async function queryMetrics(
 }
 
 const countsRow = z.object({
-  ts: z.array(z.coerce.number()),
   gs: z.array(z.union([z.string(), z.number()])),
   es: z.array(z.coerce.number()),
   ns: z.array(z.coerce.number()),
@@ -288,25 +287,25 @@ export interface MetricsCounts {
 const NO_COUNTS: MetricsCounts = { version: "", events: 0, multiRowGroups: [] };
 
 /**
- * The counts of the row groups queryMetrics would merge. Counts only grow as events land, so an
- * unchanged version means the same events and therefore the same unique users. Reads only the count
- * states: a few milliseconds, against up to seconds for merging the unique-user states.
+ * The counts of the response's groups. Counts only grow as events land, so an unchanged version means the
+ * same events and therefore the same unique users. The rows that only feed a total are not read: the
+ * events they count are the group rows' events, landed by the same inserts, so they change together.
+ * Reads only the count states: a few milliseconds, against up to seconds for merging unique-user states.
  */
 export async function queryMetricsCounts(db: ClickHouse, query: MetricsQuery): Promise<MetricsCounts> {
-  const { rows } = metricsRows(query, COUNT_STATES, false);
+  const { days, edges } = splitRange(query);
+  const rows = groupRows(query, query.eventName ?? ALL_EVENTS, days === undefined ? [] : [days], edges, COUNT_STATES);
   if (rows.length === 0) return NO_COUNTS;
   const [row] = await db.query(
-    sql`SELECT groupArray(t) AS ts, groupArray(g) AS gs, groupArray(e) AS es, groupArray(n) AS ns
-        FROM (SELECT t, g, countMerge(events) AS e, count() AS n FROM (${join(rows, " UNION ALL ")}) GROUP BY t, g)`,
+    sql`SELECT groupArray(g) AS gs, groupArray(e) AS es, groupArray(n) AS ns
+        FROM (SELECT g, countMerge(events) AS e, count() AS n FROM (${join(rows, " UNION ALL ")}) GROUP BY g)`,
   );
-  const counts = countsRow.parse(row ?? { ts: [], gs: [], es: [], ns: [] });
-  // The group rows cover the whole range whatever the grouping; total rows repeat the same events.
-  const grouped = counts.ts.flatMap((tag, i) => (tag === GROUP ? [i] : []));
-  const events = grouped.reduce((sum, i) => sum + (counts.es[i] ?? 0), 0);
-  const multiRowGroups = grouped.flatMap((i) => ((counts.ns[i] ?? 0) > 1 ? [counts.gs[i] ?? 0] : []));
+  const counts = countsRow.parse(row ?? { gs: [], es: [], ns: [] });
+  const events = counts.es.reduce((sum, count) => sum + count, 0);
+  const multiRowGroups = counts.gs.filter((_, i) => (counts.ns[i] ?? 0) > 1);
   // Row counts stay out of the version: a merge of parts changes them, not the answer.
-  const version = counts.ts
-    .map((tag, i) => `${tag}:${counts.gs[i]}:${counts.es[i]}`)
+  const version = counts.gs
+    .map((group, i) => `${group}:${counts.es[i]}`)
     .sort()
     .join(",");
   return { version, events, multiRowGroups };
