@@ -224,12 +224,12 @@ describe("GET /metrics above the exact limit, from the HyperLogLog sketches", ()
         own.db,
         migrations.filter((m) => m.version < 4),
       );
-      const events = 3 * EXACT_UNIQUES_MAX_EVENTS;
+      const events = 2 * EXACT_UNIQUES_MAX_EVENTS;
       // n is the row number; hashes of it spread 40,000 users, names and channels over three days.
       const insert = (first: number, count: number) =>
         own.db.command(sql`
           INSERT INTO events (event_id, event_name, user_id, timestamp, timestamp_ms, channel, campaign_id, kafka_topic, kafka_offset)
-          SELECT generateUUIDv4(), arrayElement(['view', 'buy'], intHash32(n) % 2 + 1), concat('s', toString(intHash64(n) % 40000)),
+          SELECT generateUUIDv4(), arrayElement(['view', 'buy', 'buy', 'buy'], intHash32(n) % 4 + 1), concat('s', toString(intHash64(n) % 40000)),
             toDateTime(ts), toUInt64(ts) * 1000, arrayElement(['web', 'api', ''], intHash32(n * 7) % 3 + 1),
             if(n % 4 = 0, concat('c', toString(n % 3)), ''), 'events', n
           FROM (SELECT number + ${first} AS n, ${START / 1000} + intDiv(n * ${(3 * D) / 1000}, ${events}) AS ts FROM numbers(${count}))`);
