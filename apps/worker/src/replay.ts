@@ -36,9 +36,7 @@ function parseDeadLetter(value: Buffer | null): DeadLetterMessage | undefined {
  * each in `events_dead_letter` as `replayed`. Bounded: it reads up to the DLQ's end as of the start
  * and stops there. Offsets of the replay group are committed after each batch is published, so a
  * second run starts where the first stopped (a crash mid-batch may republish that batch; the
- * worker's event_id de-duplication absorbs it). kafkajs skips a commit, without an error, while its
- * runner restarts (after a rebalance or a lost session on a busy machine), so the group's offsets are
- * read back at the end and set where a commit went missing.
+ * worker's event_id de-duplication absorbs it).
  */
 export async function replayDeadLetters(deps: ReplayDeps): Promise<ReplayResult> {
   const admin = deps.kafka.admin();
@@ -53,7 +51,6 @@ export async function replayDeadLetters(deps: ReplayDeps): Promise<ReplayResult>
     await admin.disconnect();
   }
   const pending = new Set([...ends].filter(([partition, end]) => (committed.get(partition) ?? 0n) < end).map(([p]) => p));
-  const replayedUpTo = new Map<number, bigint>();
   const result: ReplayResult = { replayed: 0, skipped: 0 };
   if (pending.size === 0) return result;
 
@@ -112,7 +109,6 @@ export async function replayDeadLetters(deps: ReplayDeps): Promise<ReplayResult>
         if (last) {
           const next = BigInt(last.offset) + 1n;
           await consumer.commitOffsets([{ topic: deps.dlqTopic, partition: batch.partition, offset: next.toString() }]);
-          replayedUpTo.set(batch.partition, next);
           if (next >= end) pending.delete(batch.partition);
         }
         if (pending.size === 0) finish();
@@ -124,33 +120,5 @@ export async function replayDeadLetters(deps: ReplayDeps): Promise<ReplayResult>
     await consumer.disconnect();
     await producer.disconnect();
   }
-  await ensureCommitted(deps, replayedUpTo);
   return result;
-}
-
-/** Sets the replay group's offsets where the committed one is behind what was replayed (the group is empty by now). */
-export async function ensureCommitted(
-  deps: Pick<ReplayDeps, "kafka" | "logger" | "dlqTopic" | "groupId">,
-  replayedUpTo: Map<number, bigint>,
-): Promise<void> {
-  if (replayedUpTo.size === 0) return;
-  const admin = deps.kafka.admin();
-  await admin.connect();
-  try {
-    const [group] = await admin.fetchOffsets({ groupId: deps.groupId, topics: [deps.dlqTopic] });
-    const committed = new Map((group?.partitions ?? []).map(({ partition, offset }) => [partition, BigInt(offset)]));
-    const behind = [...replayedUpTo].filter(([partition, next]) => (committed.get(partition) ?? -1n) < next);
-    if (behind.length === 0) return;
-    deps.logger.warn(
-      { partitions: behind.map(([partition]) => partition) },
-      "replay commit went missing; setting the group's offsets",
-    );
-    await admin.setOffsets({
-      groupId: deps.groupId,
-      topic: deps.dlqTopic,
-      partitions: behind.map(([partition, next]) => ({ partition, offset: next.toString() })),
-    });
-  } finally {
-    await admin.disconnect();
-  }
 }

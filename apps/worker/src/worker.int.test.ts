@@ -11,7 +11,7 @@ import {
   uniqueName,
 } from "@sluice/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { ensureCommitted, replayDeadLetters } from "./replay";
+import { replayDeadLetters } from "./replay";
 import { type InProcessWorker, makeEvent, produce, startInProcessWorker } from "./test-support";
 
 const kafka = testKafka("worker-int");
@@ -175,7 +175,10 @@ describe("worker against real Kafka and ClickHouse", () => {
     expect(Buffer.from(received[0]?.payload_base64 ?? "", "base64").toString()).toBe("{not json");
     expect(received[1]?.details).toContain("user_id");
 
-    // make replay-dlq: both go back to the event topic once, and are marked replayed.
+    // make replay-dlq: both go back to the event topic once, and are marked replayed. The worker is stopped
+    // meanwhile: it would dead-letter the replayed (still poison) copies again, and a second replay started
+    // after that would rightly replay those new letters.
+    await worker.stop();
     const replay = { kafka, db: db.db, logger: testLogger, dlqTopic: topics.dlq, eventsTopic: topics.events };
     const groupId = uniqueName("replay");
     expect(await replayDeadLetters({ ...replay, groupId, timeoutMs: 20_000 })).toEqual({ replayed: 2, skipped: 0 });
@@ -185,30 +188,8 @@ describe("worker against real Kafka and ClickHouse", () => {
            WHERE kafka_offset IN (1, 2) ORDER BY kafka_offset`),
     );
     expect(statuses.map((row) => row.status)).toEqual(["replayed", "replayed"]);
-    // The worker reads the replayed bytes again at offsets 4 and 5; still poison, so dead-lettered again.
+    // A worker reads the replayed bytes again at offsets 4 and 5; still poison, so dead-lettered again.
+    worker = await startInProcessWorker(kafka, target(database), topics);
     await eventually(async () => ((await count(db)) === 2 && (await deadRows(db)) === 4 ? true : undefined), 20_000);
-  });
-
-  it("sets the replay group's offset where a commit went missing, and never moves one back", async () => {
-    const dlqTopic = await createTestTopic(kafka, "dlq-commits", 3);
-    const deps = { kafka, logger: testLogger, dlqTopic, groupId: uniqueName("replay-commits") };
-    // kafkajs sets a group's offsets through a consumer of its own, which takes seconds: once is enough.
-    await ensureCommitted(
-      deps,
-      new Map([
-        [0, 2n],
-        [1, 3n],
-      ]),
-    );
-    await ensureCommitted(deps, new Map([[0, 1n]]));
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const [group] = await admin.fetchOffsets({ groupId: deps.groupId, topics: [dlqTopic] });
-      const offsets = Object.fromEntries((group?.partitions ?? []).map(({ partition, offset }) => [partition, offset]));
-      expect(offsets).toEqual({ 0: "2", 1: "3", 2: "-1" });
-    } finally {
-      await admin.disconnect();
-    }
   });
 });
