@@ -252,7 +252,8 @@ describe("GET /metrics above the exact limit, from the HyperLogLog sketches", ()
         if (parts === "merged parts") {
           for (const table of ["events_rollup", "events_hourly"]) await own.db.command(sql`OPTIMIZE TABLE ${raw(table)} FINAL`);
         }
-        for (const eventName of [undefined, "buy"]) {
+        // One event name is enough once the parts are merged: the read is the same for both.
+        for (const eventName of parts === "merged parts" ? [undefined] : [undefined, "buy"]) {
           for (const groupBy of GROUP_BY) {
             const name = eventName === undefined ? "" : `&event_name=${eventName}`;
             const context = `${parts}, group_by=${groupBy}${name}`;
