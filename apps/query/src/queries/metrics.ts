@@ -178,7 +178,7 @@ const answerRow = z.object({
   us: z.array(z.coerce.number()),
   te: z.coerce.number(),
   tu: z.coerce.number(),
-  /** Sketched answers only: groups that gained a row between the keys read and the states read. */
+  /** Sketched answers only: groups that gained a row since the counts read. */
   races: z.coerce.number().default(0),
 });
 
@@ -218,28 +218,29 @@ async function sketchAnswer(
 ): Promise<AnswerRow> {
   const { rows } = metricsRows(query, SKETCH_STATES, true);
   if (rows.length === 0) return EMPTY_ANSWER;
-  const merged =
-    multiRowGroups === "all"
-      ? raw("1")
-      : multiRowGroups.length === 0
-        ? sql`t = ${TOTAL}`
-        : sql`t = ${TOTAL} OR g IN (${join(
-            multiRowGroups.map((group) => sql`${group}`),
-            ", ",
-          )})`;
   const [row] = await db.query(
     sql`SELECT groupArrayIf(g, t = ${GROUP}) AS gs, groupArrayIf(e, t = ${GROUP}) AS es,
                groupArrayIf(ifNull(n, 0), t = ${GROUP}) AS us, sumIf(e, t = ${TOTAL}) AS te,
                sumIf(ifNull(n, 0), t = ${TOTAL}) AS tu, countIf(isNull(n)) AS races
         FROM (SELECT t, g, countMerge(events) AS e,
                      if(count() = 1, any(f), if(countIf(m) = count(), uniqHLL12MergeIf(u, m), NULL)) AS n
-              FROM (SELECT t, g, events, u, finalizeAggregation(u) AS f, ${merged} AS m
+              FROM (SELECT t, g, events, u, finalizeAggregation(u) AS f, ${rowsToMerge(multiRowGroups)} AS m
                     FROM (${join(rows, " UNION ALL ")}))
               GROUP BY t, g)`,
   );
   const answer = answerRow.parse(row ?? EMPTY_ANSWER);
   if (answer.races > 0 && multiRowGroups !== "all") return await sketchAnswer(db, query, "all");
   return answer;
+}
+
+/** Which rows a sketched answer merges: the total's, and those of the groups named (an empty IN is not SQL). */
+function rowsToMerge(multiRowGroups: (string | number)[] | "all"): SqlFragment {
+  if (multiRowGroups === "all") return raw("1");
+  if (multiRowGroups.length === 0) return sql`t = ${TOTAL}`;
+  return sql`t = ${TOTAL} OR g IN (${join(
+    multiRowGroups.map((group) => sql`${group}`),
+    ", ",
+  )})`;
 }
 
 /**
@@ -276,7 +277,7 @@ const countsRow = z.object({
 
 /** What the count states of a request's rows tell before its unique users are merged. */
 export interface MetricsCounts {
-  /** The event count of every row group queryMetrics would merge, as one string. */
+  /** The event count of every group of the response, as one string. */
   version: string;
   /** The events in the range. */
   events: number;
