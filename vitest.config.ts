@@ -24,6 +24,9 @@ export default defineConfig({
           environment: "node",
           // Vitest's default leaves a core idle (one worker on two cores), which doubles the unit run.
           maxWorkers: availableParallelism(),
+          // Unit files keep no module-level state, so a worker reuses its module cache across files:
+          // importing the apps' module graphs again for every file was 40 % of the unit run.
+          isolate: false,
           sequence: { groupOrder: 0 },
         },
       },

@@ -78,12 +78,14 @@ describe("kafka publisher", () => {
 
   it("flushes at once when the batch size is reached, without waiting for the linger", async () => {
     const { publisher, producer } = build({ batchSize: 3, lingerMs: 10_000 });
-    void publisher.publish([msg(1), msg(2)]);
+    const first = publisher.publish([msg(1), msg(2)]);
     await tick(5);
     expect(producer.batches).toHaveLength(0);
-    void publisher.publish([msg(3)]);
+    const second = publisher.publish([msg(3)]);
     await tick(1);
     expect(producer.batches).toHaveLength(1);
+    producer.ackAll();
+    await Promise.all([first, second]);
   });
 
   it("keeps one request outstanding per lane; what arrives meanwhile forms the next batch", async () => {
