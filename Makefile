@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 TSX := pnpm exec tsx
 
-.PHONY: help install services migrate start dev stop status lint format typecheck test test-unit test-int compose-tool hadolint-tool
+.PHONY: help install services migrate start dev stop status lint format typecheck test test-prepare test-unit test-int compose-tool hadolint-tool
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,7 +61,15 @@ chaos: install ## steady load while the worker is SIGKILLed 3x, ingest SIGTERMed
 test-images: migrate ## the Docker images' build and run steps replayed without an engine (~1 min; CI runs it)
 	@pnpm exec vitest run --project images
 
-test: lint typecheck test-unit test-int ## lint, typecheck, unit and integration tests (~2 min warm)
+# The checks before the tests are single-threaded, so lint and typecheck run beside the services and
+# migrations (apt stays in that one chain: two apt-gets at once would fight over dpkg's lock).
+test-prepare: install compose-tool hadolint-tool migrate
+	@scripts/ensure-chromium.sh
+
+test: ## lint, typecheck, unit and integration tests (~2 min warm)
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck test-prepare
+	@pnpm exec vitest run --project unit
+	@pnpm exec vitest run --project integration
 
 .PHONY: ci
 ci: test test-images chaos ## everything .ci/run checks: make test, the image replay, the chaos run

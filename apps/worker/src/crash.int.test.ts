@@ -53,8 +53,10 @@ describe("worker killed with SIGKILL while events flow", () => {
       KAFKA_TOPIC: topic,
       KAFKA_DLQ_TOPIC: uniqueName("dlq"),
       KAFKA_GROUP_ID: uniqueName("crash-group"),
-      KAFKA_SESSION_TIMEOUT_MS: "6000",
-      KAFKA_HEARTBEAT_INTERVAL_MS: "1000",
+      // A SIGKILLed member holds its partitions until its session expires; the test broker allows
+      // 2 s sessions (infra/kafka/server.properties), so each restart resumes within seconds.
+      KAFKA_SESSION_TIMEOUT_MS: "2000",
+      KAFKA_HEARTBEAT_INTERVAL_MS: "500",
       CLICKHOUSE_URL: services.clickhouseUrl,
       CLICKHOUSE_DATABASE: database.name,
       BATCH_MAX_ROWS: "400",
@@ -69,7 +71,7 @@ describe("worker killed with SIGKILL while events flow", () => {
     await producer.connect();
     const flow = (async () => {
       for (let i = 0; producing && i < 4000; i++) {
-        const events = Array.from({ length: 50 }, (_, j) => makeEvent(i * 50 + j));
+        const events = Array.from({ length: 25 }, (_, j) => makeEvent(i * 25 + j));
         await producer.send({
           topic,
           acks: -1,
