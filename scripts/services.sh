@@ -12,6 +12,8 @@ RUN="$LOCAL/run"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP="${KAFKA_HEAP:-512m}"
+# Extra JVM flags, word-split (tests' short-lived private brokers skip the optimising JIT).
+KAFKA_JVM_EXTRA="${KAFKA_JVM_EXTRA:-}"
 CH_HTTP_PORT="${CLICKHOUSE_HTTP_PORT:-8123}"
 CH_TCP_PORT="${CLICKHOUSE_TCP_PORT:-9000}"
 KAFKA_DIR="$LOCAL/kafka"
@@ -64,7 +66,7 @@ start_kafka() {
   sed -e "s#@DATA@#$KAFKA_DIR/data#" -e "s#@PORT@#$KAFKA_PORT#g" \
     -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
     "$ROOT/infra/kafka/server.properties" >"$props"
-  local jvm=(java "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+  local jvm=(java "-Xms$KAFKA_HEAP" "-Xmx$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 $KAFKA_JVM_EXTRA
     -Djava.awt.headless=true "-Dlog4j.configuration=file:$ROOT/infra/kafka/log4j.properties"
     "-Dkafka.logs.dir=$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*")
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
