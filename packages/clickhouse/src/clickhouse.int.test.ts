@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestDatabase, services, type TestDatabase } from "@sluice/testing";
 import { afterEach, describe, expect, it } from "vitest";
+import { clickhouseErrorCode } from "./client";
 import { loadMigrations, migrate } from "./migrations";
 import { raw, sql } from "./sql";
 import { createTabSeparatedInserter } from "./tab-separated";
@@ -30,6 +31,17 @@ describe("real ClickHouse server", () => {
       { id: 2, name: "back\\slash" },
     ]);
     expect(await db.ping()).toBe(true);
+  });
+
+  it("rejects a failing SELECT with the server's error code, whether it fails before or after the first rows", async () => {
+    database = await createTestDatabase();
+    const missing = await database.db.query(raw("SELECT * FROM no_such_table")).catch((error: unknown) => error);
+    expect(clickhouseErrorCode(missing)).toBe(60);
+    // throwIf fails on a later block than the first, after a 200 status and the first rows went out.
+    const late = await database.db
+      .query(raw("SELECT throwIf(number = 200000) AS x FROM system.numbers LIMIT 300000 SETTINGS max_block_size = 1000"))
+      .catch((error: unknown) => error);
+    expect(clickhouseErrorCode(late)).toBe(395);
   });
 
   it("round-trips hostile strings through literal binding unchanged", async () => {
