@@ -46,7 +46,7 @@ describe("queryMetrics routing", () => {
     to: number,
     eventName?: string,
     events = 100,
-    multiRowGroups: (string | number)[] = [],
+    multiRowGroups: (string | number)[] | "all" = [],
   ): Promise<string> {
     const db = fakeClickHouse();
     await queryMetrics(db, { ...range(from, to), groupBy, eventName }, { events, multiRowGroups });
@@ -117,6 +117,13 @@ describe("queryMetrics routing", () => {
     expect(sketch).toContain("t = 1 OR g IN ('web', 'it\\'s') AS m");
   });
 
+  it("merges every group's sketches without finalizing each row when the counts found every group with several rows", async () => {
+    const sketch = await sqlFor("channel", MIDNIGHT, MIDNIGHT + 30 * D, undefined, EXACT_UNIQUES_MAX_EVENTS + 1, "all");
+    expect(sketch).toContain("uniqHLL12Merge(u) AS n");
+    expect(sketch).not.toContain("finalizeAggregation");
+    expect(sketch).not.toContain("AS m");
+  });
+
   it("answers a sketched request again merging every group when a group gained a row since the counts", async () => {
     const db = fakeClickHouse((text) =>
       text.includes("t = 1 AS m")
@@ -129,7 +136,7 @@ describe("queryMetrics routing", () => {
       { events: EXACT_UNIQUES_MAX_EVENTS + 1, multiRowGroups: [] },
     );
     expect(db.seen).toHaveLength(2);
-    expect(db.seen[1]).toContain("1 AS m");
+    expect(db.seen[1]).toContain("uniqHLL12Merge(u) AS n");
     expect([result.total_events, result.unique_users, result.data[1]?.unique_users]).toEqual([9, 4, 4]);
     expect(result.data[0]).toEqual({ group: "2026-02-01T00:00:00Z", total_events: 0, unique_users: 0 });
   });
@@ -152,6 +159,12 @@ describe("queryMetricsCounts", () => {
     // Hour groups over all events: their total's daily rows are not read for the counts.
     expect(text).toContain("kind = 'hour'");
     expect(text).not.toContain("kind = 'day'");
+  });
+
+  it("names every group as multi-row when each has several rows (a channel's row per day)", async () => {
+    const db = fakeClickHouse(() => [{ gs: ["web", "api"], es: ["7", "5"], ns: ["30", "30"] }]);
+    const counts = await queryMetricsCounts(db, { ...range(MIDNIGHT, MIDNIGHT + 30 * D), groupBy: "channel" });
+    expect(counts).toEqual({ version: "api:5,web:7", events: 12, multiRowGroups: "all" });
   });
 
   it("reads nothing for an empty range", async () => {

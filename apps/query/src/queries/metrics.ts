@@ -206,18 +206,16 @@ async function exactAnswer(db: ClickHouse, query: MetricsQuery): Promise<AnswerR
 
 /**
  * Sketched unique users. Merging sketches costs several times more than finalizing one, and most groups
- * are a single row once ClickHouse has merged their parts (an hour series is 720 of them), so only the
- * groups the counts read found with several rows, and the total, are merged; the others are finalized as
- * they are. The total is its own group of day and edge-hour rows. A group that gained a row since the
- * counts read (an insert) answers NULL, and the request is answered again merging every group.
+ * of an hour or day series are a single row once ClickHouse has merged their parts (an hour series is 720
+ * of them), so only the groups the counts read found with several rows, and the total, are merged; the
+ * others are finalized as they are. The total is its own group of day and edge-hour rows. A group that
+ * gained a row since the counts read (an insert) answers NULL, and the request is answered again merging
+ * every group.
  */
-async function sketchAnswer(
-  db: ClickHouse,
-  query: MetricsQuery,
-  multiRowGroups: (string | number)[] | "all",
-): Promise<AnswerRow> {
+async function sketchAnswer(db: ClickHouse, query: MetricsQuery, multiRowGroups: MultiRowGroups): Promise<AnswerRow> {
   const { rows } = metricsRows(query, SKETCH_STATES, true);
   if (rows.length === 0) return EMPTY_ANSWER;
+  if (multiRowGroups === "all") return await mergedSketchAnswer(db, rows);
   const [row] = await db.query(
     sql`SELECT groupArrayIf(g, t = ${GROUP}) AS gs, groupArrayIf(e, t = ${GROUP}) AS es,
                groupArrayIf(ifNull(n, 0), t = ${GROUP}) AS us, sumIf(e, t = ${TOTAL}) AS te,
@@ -229,13 +227,29 @@ async function sketchAnswer(
               GROUP BY t, g)`,
   );
   const answer = answerRow.parse(row ?? EMPTY_ANSWER);
-  if (answer.races > 0 && multiRowGroups !== "all") return await sketchAnswer(db, query, "all");
+  if (answer.races > 0) return await mergedSketchAnswer(db, rows);
   return answer;
 }
 
+/**
+ * Sketched unique users merging every group: what channel and campaign requests over more than a day
+ * always do (a group has a row per day), without finalizing each row first, which would cost a third of
+ * the answer for nothing (~330 finalizations).
+ */
+async function mergedSketchAnswer(db: ClickHouse, rows: SqlFragment[]): Promise<AnswerRow> {
+  const [row] = await db.query(
+    sql`SELECT groupArrayIf(g, t = ${GROUP}) AS gs, groupArrayIf(e, t = ${GROUP}) AS es, groupArrayIf(n, t = ${GROUP}) AS us,
+               sumIf(e, t = ${TOTAL}) AS te, sumIf(n, t = ${TOTAL}) AS tu
+        FROM (SELECT t, g, countMerge(events) AS e, uniqHLL12Merge(u) AS n FROM (${join(rows, " UNION ALL ")}) GROUP BY t, g)`,
+  );
+  return answerRow.parse(row ?? EMPTY_ANSWER);
+}
+
+/** The groups whose rows must be merged: those named (and the total's rows), or every group. */
+type MultiRowGroups = (string | number)[] | "all";
+
 /** Which rows a sketched answer merges: the total's, and those of the groups named (an empty IN is not SQL). */
-function rowsToMerge(multiRowGroups: (string | number)[] | "all"): SqlFragment {
-  if (multiRowGroups === "all") return raw("1");
+function rowsToMerge(multiRowGroups: (string | number)[]): SqlFragment {
   if (multiRowGroups.length === 0) return sql`t = ${TOTAL}`;
   return sql`t = ${TOTAL} OR g IN (${join(
     multiRowGroups.map((group) => sql`${group}`),
@@ -281,8 +295,11 @@ export interface MetricsCounts {
   version: string;
   /** The events in the range. */
   events: number;
-  /** The response's groups that have several rollup rows (parts not merged yet), whose states must be merged. */
-  multiRowGroups: (string | number)[];
+  /**
+   * The response's groups that have several rollup rows (a row per day, or parts not merged yet), whose
+   * states must be merged; "all" when every group has.
+   */
+  multiRowGroups: MultiRowGroups;
 }
 
 const NO_COUNTS: MetricsCounts = { version: "", events: 0, multiRowGroups: [] };
@@ -303,7 +320,8 @@ export async function queryMetricsCounts(db: ClickHouse, query: MetricsQuery): P
   );
   const counts = countsRow.parse(row ?? { gs: [], es: [], ns: [] });
   const events = counts.es.reduce((sum, count) => sum + count, 0);
-  const multiRowGroups = counts.gs.filter((_, i) => (counts.ns[i] ?? 0) > 1);
+  const several = counts.gs.filter((_, i) => (counts.ns[i] ?? 0) > 1);
+  const multiRowGroups = several.length > 0 && several.length === counts.gs.length ? "all" : several;
   // Row counts stay out of the version: a merge of parts changes them, not the answer.
   const version = counts.gs
     .map((group, i) => `${group}:${counts.es[i]}`)
