@@ -66,7 +66,7 @@ test-images: migrate ## the Docker images' build and run steps replayed without 
 test-prepare: install compose-tool hadolint-tool migrate
 	@scripts/ensure-chromium.sh
 
-test: ## lint, typecheck, unit and integration tests (~2 min warm)
+test: ## lint, typecheck, unit and integration tests (~1.5 min warm)
 	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck test-prepare
 	@pnpm exec vitest run --project unit
 	@pnpm exec vitest run --project integration
