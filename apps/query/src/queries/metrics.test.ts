@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { fakeClickHouse } from "../testing";
-import { EXACT_UNIQUES_MAX_EVENTS, estimatorFor, type GroupBy, queryMetrics, queryMetricsCounts, splitRange } from "./metrics";
+import {
+  answerMetrics,
+  EXACT_UNIQUES_MAX_EVENTS,
+  estimatorFor,
+  type GroupBy,
+  queryMetrics,
+  queryMetricsCounts,
+  splitRange,
+} from "./metrics";
 
 const H = 3600;
 const D = 86_400;
@@ -146,6 +154,47 @@ describe("queryMetrics routing", () => {
     const result = await queryMetrics(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "hour" }, { events: 0, multiRowGroups: [] });
     expect(db.seen).toEqual([]);
     expect([result.total_events, result.unique_users, result.data]).toEqual([0, 0, []]);
+  });
+});
+
+describe("answerMetrics (no counts read first)", () => {
+  const sketched = (te: number) => [{ gs: [MIDNIGHT + H, MIDNIGHT], es: ["5", "7"], us: ["3", "4"], te: String(te), tu: "6" }];
+
+  it("answers a range above the exact limit with one sketched query and versions it by its own group counts", async () => {
+    const db = fakeClickHouse(() => sketched(EXACT_UNIQUES_MAX_EVENTS + 1));
+    const { metrics, version } = await answerMetrics(db, { ...range(MIDNIGHT, MIDNIGHT + 2 * H), groupBy: "hour" });
+    expect(db.seen).toHaveLength(1);
+    expect(db.seen[0]).toContain("t = 1 AS m");
+    expect(version).toBe(`${MIDNIGHT}:7,${MIDNIGHT + H}:5`);
+    expect([metrics.total_events, metrics.unique_users, metrics.data.map((g) => g.unique_users)]).toEqual([
+      EXACT_UNIQUES_MAX_EVENTS + 1,
+      6,
+      [4, 3],
+    ]);
+  });
+
+  it("merges channel and campaign groups from the start", async () => {
+    for (const groupBy of ["channel", "campaign"] as const) {
+      const db = fakeClickHouse(() => sketched(EXACT_UNIQUES_MAX_EVENTS + 1));
+      await answerMetrics(db, { ...range(MIDNIGHT, MIDNIGHT + 30 * D), groupBy });
+      expect(db.seen).toHaveLength(1);
+      expect(db.seen[0], groupBy).toContain("uniqHLL12Merge(u) AS n");
+    }
+  });
+
+  it("replaces the sketched answer with the exact one when the range holds at most the exact limit", async () => {
+    const db = fakeClickHouse((text) =>
+      text.includes("users_hll") ? sketched(12) : [{ gs: [MIDNIGHT], es: ["12"], us: ["9"], te: "12", tu: "9" }],
+    );
+    const { metrics, version } = await answerMetrics(db, { ...range(MIDNIGHT, MIDNIGHT + D), groupBy: "day" });
+    expect(db.seen).toHaveLength(2);
+    expect(db.seen[1]).toContain("uniqMergeState(u)");
+    expect(version).toBe(`${MIDNIGHT}:12`);
+    expect([metrics.total_events, metrics.unique_users, metrics.data]).toEqual([
+      12,
+      9,
+      [{ group: "2026-02-01T00:00:00Z", total_events: 12, unique_users: 9 }],
+    ]);
   });
 });
 

@@ -271,6 +271,25 @@ export async function queryMetrics(
 ): Promise<Metrics> {
   const result =
     estimatorFor(counts.events) === "exact" ? await exactAnswer(db, query) : await sketchAnswer(db, query, counts.multiRowGroups);
+  return toMetrics(query, result);
+}
+
+/**
+ * The same answer as queryMetrics without a counts read before it, so most requests cost one query: the
+ * sketched answer comes first and gives the range's events; at most EXACT_UNIQUES_MAX_EVENTS of them, the
+ * exact answer replaces it. Hour and day groups are taken as single rows (their parts merged): a group with
+ * several rows answers NULL and the race fallback merges every group. Channel and campaign groups have a
+ * row per day, so they are merged from the start. `version` is the answer's own group counts, as
+ * queryMetricsCounts would have read them from the same rows.
+ */
+export async function answerMetrics(db: ClickHouse, query: MetricsQuery): Promise<{ metrics: Metrics; version: string }> {
+  const numbered = query.groupBy === "hour" || query.groupBy === "day";
+  const sketched = await sketchAnswer(db, query, numbered ? [] : "all");
+  const result = estimatorFor(sketched.te) === "exact" ? await exactAnswer(db, query) : sketched;
+  return { metrics: toMetrics(query, result), version: countsVersion(result.gs, result.es) };
+}
+
+function toMetrics(query: MetricsQuery, result: AnswerRow): Metrics {
   const groups: GroupRow[] = result.gs.map((g, i) => ({ g, e: result.es[i] ?? 0, u: result.us[i] ?? 0 }));
   return {
     event_name: query.eventName ?? null,
@@ -281,6 +300,14 @@ export async function queryMetrics(
     unique_users: result.tu,
     data: query.groupBy === "hour" || query.groupBy === "day" ? fillBuckets(query, groups) : rankGroups(groups),
   };
+}
+
+/** The event count of every group, as one string. Row counts stay out: a merge of parts changes them, not the answer. */
+function countsVersion(groups: (string | number)[], events: number[]): string {
+  return groups
+    .map((group, i) => `${group}:${events[i]}`)
+    .sort()
+    .join(",");
 }
 
 const countsRow = z.object({
@@ -322,12 +349,7 @@ export async function queryMetricsCounts(db: ClickHouse, query: MetricsQuery): P
   const events = counts.es.reduce((sum, count) => sum + count, 0);
   const several = counts.gs.filter((_, i) => (counts.ns[i] ?? 0) > 1);
   const multiRowGroups = several.length > 0 && several.length === counts.gs.length ? "all" : several;
-  // Row counts stay out of the version: a merge of parts changes them, not the answer.
-  const version = counts.gs
-    .map((group, i) => `${group}:${counts.es[i]}`)
-    .sort()
-    .join(",");
-  return { version, events, multiRowGroups };
+  return { version: countsVersion(counts.gs, counts.es), events, multiRowGroups };
 }
 
 function fillBuckets(query: MetricsQuery, rows: GroupRow[]): MetricsGroup[] {

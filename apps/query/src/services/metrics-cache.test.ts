@@ -69,6 +69,32 @@ describe("metrics cache", () => {
     expect(await lookups(registry)).toEqual({ miss: 1, shared: 2 });
   });
 
+  it("answers a key's first request from its computation alone, stored under the version it reports", async () => {
+    const registry = createRegistry("test");
+    const cache = createMetricsCache({ maxGroups: 100, registry });
+    let release: (value: { metrics: Metrics; version: string }) => void = () => {};
+    let calls = 0;
+    const slow = () => {
+      calls += 1;
+      return new Promise<{ metrics: Metrics; version: string }>((resolve) => {
+        release = resolve;
+      });
+    };
+    const pending = [cache.firstAnswer("k", slow), cache.firstAnswer("k", slow)];
+    release({ metrics: answer(2, 7), version: "v" });
+    expect(await Promise.all(pending)).toEqual([answer(2, 7), answer(2, 7)]);
+    expect(calls).toBe(1);
+    // Now the key holds an answer: only a counts read can tell whether it is current.
+    expect(cache.firstAnswer("k", slow)).toBeUndefined();
+    const stale = computing(answer(2, 8));
+    expect(await cache.answer("k", "v", stale.compute)).toEqual(answer(2, 7));
+    expect(stale.calls.n).toBe(0);
+    expect(await cache.answer("k", "v2", stale.compute)).toEqual(answer(2, 8));
+    expect(await lookups(registry)).toEqual({ miss: 2, shared: 1, hit: 1 });
+    await expect(cache.firstAnswer("bad", () => Promise.reject(new Error("down")))).rejects.toThrow("down");
+    expect(cache.firstAnswer("bad", async () => ({ metrics: answer(1), version: "v" }))).toBeInstanceOf(Promise);
+  });
+
   it("keeps nothing from a computation that failed", async () => {
     const cache = createMetricsCache({ maxGroups: 100, registry: createRegistry("test") });
     await expect(cache.answer("k", "v", () => Promise.reject(new Error("ClickHouse is down")))).rejects.toThrow("down");

@@ -12,6 +12,12 @@ export interface MetricsCache {
    * which is stored. Concurrent requests for the same key and version share one computation.
    */
   answer(key: string, version: string, compute: () => Promise<Metrics>): Promise<Metrics>;
+  /**
+   * For a key with no answer stored: `compute`'s answer, stored under the version it reports (its own
+   * counts), so a range's first request needs no counts read. Undefined when the key holds an answer, which
+   * only a counts read can tell current or not. Concurrent first requests for a key share one computation.
+   */
+  firstAnswer(key: string, compute: () => Promise<{ metrics: Metrics; version: string }>): Promise<Metrics> | undefined;
 }
 
 interface Entry {
@@ -62,6 +68,24 @@ export function createMetricsCache(options: { maxGroups: number; registry: Regis
   }
 
   return {
+    firstAnswer(key, compute) {
+      if (entries.has(key)) return undefined;
+      const flight = `\n${key}`;
+      const running = computing.get(flight);
+      if (running !== undefined) {
+        lookups.inc({ result: "shared" });
+        return running;
+      }
+      lookups.inc({ result: "miss" });
+      const computed = compute().then(({ metrics, version }) => {
+        set(key, version, metrics);
+        return metrics;
+      });
+      computing.set(flight, computed);
+      const done = () => computing.delete(flight);
+      computed.then(done, done);
+      return computed;
+    },
     async answer(key, version, compute) {
       const kept = get(key, version);
       if (kept !== undefined) {

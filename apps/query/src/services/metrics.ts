@@ -3,7 +3,7 @@ import type { ClickHouse } from "@sluice/clickhouse";
 import { LIMITS } from "@sluice/events";
 import { metricsRange } from "../params/time";
 import { readFromClickHouse } from "../queries/guard";
-import { GROUP_BY, type Metrics, queryMetrics, queryMetricsCounts } from "../queries/metrics";
+import { answerMetrics, GROUP_BY, type Metrics, queryMetrics, queryMetricsCounts } from "../queries/metrics";
 import { instantParam } from "../routes/schemas";
 import type { MetricsCache } from "./metrics-cache";
 
@@ -32,11 +32,13 @@ export async function getMetrics(deps: MetricsDeps, params: MetricsParams, now: 
   const query = { ...range, eventName: params.event_name, groupBy: params.group_by };
   const { db, cache } = deps;
   return await readFromClickHouse(async () => {
+    if (cache === undefined) return (await answerMetrics(db, query)).metrics;
+    const key = JSON.stringify([query.groupBy, query.eventName ?? null, query.fromMs, query.toMs]);
+    const first = cache.firstAnswer(key, () => answerMetrics(db, query));
+    if (first !== undefined) return await first;
     // Read before the answer: events landing in between make the stored version older than the answer,
     // and the next request recomputes, rather than the other way round (a stale answer served).
     const counts = await queryMetricsCounts(db, query);
-    if (cache === undefined) return await queryMetrics(db, query, counts);
-    const key = JSON.stringify([query.groupBy, query.eventName ?? null, query.fromMs, query.toMs]);
     return await cache.answer(key, counts.version, () => queryMetrics(db, query, counts));
   });
 }
