@@ -4,7 +4,9 @@
 // is reused on the next run. The query app runs in this process on a loopback port; requests go one
 // at a time (latency) and then 4 at a time (throughput), each case bounded in count and time. Each case
 // runs on an app without the answer cache (every request merges the states) and, one at a time, on one
-// with it (a repeated request checks the counts and reuses the answer; the first one is a miss).
+// with it (a repeated request checks the counts and reuses the answer). A range's first request is measured
+// on the cached app over FIRST_REQUESTS ranges of the same length, each ending one hour earlier than the
+// last, so every one of them is a miss.
 // Results: bench/results/query-<timestamp>.json.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -29,6 +31,7 @@ const WARMUP = 20;
 /** Each case stops after this long even if it has not sent REQUESTS requests (the box is shared). */
 const CASE_SECONDS = Number(process.env.BENCH_CASE_SECONDS ?? 20);
 const CONCURRENCY = 4;
+const FIRST_REQUESTS = Number(process.env.BENCH_FIRST_REQUESTS ?? 40);
 
 const logger = createLogger({ name: "bench-query", level: "info" });
 const server = createClickHouse({ url: services.clickhouseUrl, database: "default", username: "default", password: "" });
@@ -95,6 +98,22 @@ async function prepare(): Promise<{ rows: number; endSeconds: number; loadMs?: n
   const began = performance.now();
   await load(endSeconds);
   return { rows: EVENTS, endSeconds, loadMs: Math.round(performance.now() - began) };
+}
+
+/** Latencies of requests to `urls` in turn, one at a time, each sent once (every one a cache miss). */
+async function measureFirst(urls: string[]) {
+  const latencies: number[] = [];
+  const deadline = performance.now() + CASE_SECONDS * 1000;
+  for (const url of urls) {
+    if (performance.now() > deadline) break;
+    const start = performance.now();
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
+    latencies.push(performance.now() - start);
+  }
+  latencies.sort((a, b) => a - b);
+  return { requests: latencies.length, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -170,6 +189,11 @@ for (const eventName of ["purchase", undefined]) {
     const firstMs = Math.round((performance.now() - missStarted) * 100) / 100;
     if (JSON.stringify(miss) !== JSON.stringify(sample)) throw new Error(`${path}: the cached app answered differently`);
     const cached = { firstMs, ...(await measure(cachedUrl, 1)) };
+    const shifted = Array.from({ length: FIRST_REQUESTS }, (_, i) => {
+      const end = data.endSeconds - (i + 1) * 3600;
+      return `http://127.0.0.1:${cachedHttp.port}/metrics?group_by=${groupBy}&from=${end - DAYS * 86_400}&to=${end}${name}`;
+    });
+    const first = await measureFirst(shifted);
     const row = {
       group_by: groupBy,
       event_name: eventName ?? null,
@@ -177,6 +201,7 @@ for (const eventName of ["purchase", undefined]) {
       groups: sample.data.length,
       sequential,
       concurrent,
+      first,
       cached,
     };
     logger.info(row, "measured");
@@ -221,14 +246,15 @@ console.log(
   `\n${data.rows.toLocaleString("en-US")} events over ${DAYS} days, ${report.hourlyRows} hourly rows, ${report.rollupRows} rollup rows, load average ${[loadAtStart[0], report.loadAverage[0]].map((n) => n?.toFixed(2)).join(" → ")}`,
 );
 console.log(
-  "group_by   event_name  p50 ms  p99 ms  (1 at a time)   p50 ms  p99 ms  req/s  (4 at a time)   first  p50 ms  p99 ms  (cached)",
+  "                      uncached, 1 at a time   uncached, 4 at a time         first request of a range   cached, repeated",
 );
+console.log(
+  "group_by   event_name  p50 ms  p99 ms          p50 ms  p99 ms  req/s          p50 ms  p99 ms             p50 ms  p99 ms",
+);
+const cell = (n: number) => String(n).padStart(7);
 for (const r of results) {
-  const cells = [r.sequential.p50Ms, r.sequential.p99Ms].map((n) => String(n).padStart(7));
-  const concurrent = [r.concurrent.p50Ms, r.concurrent.p99Ms].map((n) => String(n).padStart(7));
-  const cached = [r.cached.firstMs, r.cached.p50Ms, r.cached.p99Ms].map((n) => String(n).padStart(7));
   console.log(
-    `${r.group_by.padEnd(10)} ${(r.event_name ?? "(all)").padEnd(10)} ${cells.join(" ")}                 ${concurrent.join(" ")} ${String(r.concurrent.requestsPerSec).padStart(6)}                 ${cached.join(" ")}`,
+    `${r.group_by.padEnd(10)} ${(r.event_name ?? "(all)").padEnd(10)} ${cell(r.sequential.p50Ms)} ${cell(r.sequential.p99Ms)}         ${cell(r.concurrent.p50Ms)} ${cell(r.concurrent.p99Ms)} ${String(r.concurrent.requestsPerSec).padStart(6)}         ${cell(r.first.p50Ms)} ${cell(r.first.p99Ms)}            ${cell(r.cached.p50Ms)} ${cell(r.cached.p99Ms)}`,
   );
 }
 for (const r of searches) console.log(`search ${r.params.padEnd(50)} p50 ${r.sequential.p50Ms} ms  p99 ${r.sequential.p99Ms} ms`);
