@@ -1,4 +1,5 @@
-import { type ClickHouseClient, ClickHouseLogLevel, createClient } from "@clickhouse/client";
+import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import { clientOptions, resolveSettings } from "./client-options";
 import { createJsonReader } from "./json-reader";
 import { type SqlFragment, toSql } from "./sql";
 
@@ -23,33 +24,17 @@ export interface ClickHouseSettings {
   maxOpenConnections?: number;
 }
 
+/** Settings every statement runs with: DateTime values given as text are read in any common format. */
+const QUERY_SETTINGS = { date_time_input_format: "best_effort" } as const;
+
 /**
  * Wraps @clickhouse/client in the ClickHouse interface, using only settings 18.16 understands. SELECTs take
  * a leaner keep-alive path of their own (json-reader.ts), with the same rows and error shapes.
  */
 export function createClickHouse(settings: ClickHouseSettings): ClickHouse {
-  const reader = createJsonReader({
-    url: settings.url,
-    database: settings.database,
-    username: settings.username,
-    password: settings.password,
-    requestTimeoutMs: settings.requestTimeoutMs ?? 30_000,
-    maxOpenConnections: settings.maxOpenConnections ?? 10,
-    settings: { date_time_input_format: "best_effort" },
-  });
-  const client: ClickHouseClient = createClient({
-    url: settings.url,
-    database: settings.database,
-    username: settings.username,
-    password: settings.password,
-    request_timeout: settings.requestTimeoutMs ?? 30_000,
-    max_open_connections: settings.maxOpenConnections ?? 10,
-    compression: { request: false, response: false },
-    clickhouse_settings: { date_time_input_format: "best_effort" },
-    // Failures reach callers as rejected promises, which log them with context; the client's own
-    // console logger would print each one a second time, unstructured.
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  const resolved = resolveSettings(settings, 10);
+  const reader = createJsonReader({ ...resolved, settings: QUERY_SETTINGS });
+  const client: ClickHouseClient = createClient({ ...clientOptions(resolved), clickhouse_settings: QUERY_SETTINGS });
   return {
     query: <T>(query: SqlFragment) => reader.read<T>(toSql(query)),
     async command(statement) {

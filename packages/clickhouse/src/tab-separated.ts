@@ -1,8 +1,9 @@
 import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
-import { type ClickHouseClient, ClickHouseLogLevel, createClient } from "@clickhouse/client";
+import { type ClickHouseClient, createClient } from "@clickhouse/client";
 import type { EventMessage, Properties } from "@sluice/events";
 import type { ClickHouseSettings } from "./client";
+import { clientOptions, resolveSettings } from "./client-options";
 import { EVENT_COLUMNS, type EventRow, type KafkaPosition } from "./event-rows";
 import { identifier, quoteString, toSql } from "./sql";
 
@@ -155,16 +156,7 @@ export interface TabSeparatedInserter {
 
 /** Creates a TabSeparated inserter on its own @clickhouse/client instance (same settings as createClickHouse). */
 export function createTabSeparatedInserter(settings: ClickHouseSettings): TabSeparatedInserter {
-  const client: ClickHouseClient = createClient({
-    url: settings.url,
-    database: settings.database,
-    username: settings.username,
-    password: settings.password,
-    request_timeout: settings.requestTimeoutMs ?? 30_000,
-    max_open_connections: settings.maxOpenConnections ?? 2,
-    compression: { request: false, response: false },
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  const client: ClickHouseClient = createClient(clientOptions(resolveSettings(settings, 2)));
   return {
     async insert(table, columns, body) {
       if (typeof body === "string" && body.length === 0) return;

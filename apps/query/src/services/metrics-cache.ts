@@ -67,24 +67,32 @@ export function createMetricsCache(options: { maxGroups: number; registry: Regis
     }
   }
 
+  /**
+   * `compute` for the flight named, shared by every caller that asks while it runs; its answer is stored
+   * under `key` with the version it reports.
+   */
+  function share(flight: string, key: string, compute: () => Promise<{ metrics: Metrics; version: string }>): Promise<Metrics> {
+    const running = computing.get(flight);
+    if (running !== undefined) {
+      lookups.inc({ result: "shared" });
+      return running;
+    }
+    lookups.inc({ result: "miss" });
+    const computed = compute().then(({ metrics, version }) => {
+      set(key, version, metrics);
+      return metrics;
+    });
+    computing.set(flight, computed);
+    const done = () => computing.delete(flight);
+    computed.then(done, done);
+    return computed;
+  }
+
   return {
     firstAnswer(key, compute) {
       if (entries.has(key)) return undefined;
-      const flight = `\n${key}`;
-      const running = computing.get(flight);
-      if (running !== undefined) {
-        lookups.inc({ result: "shared" });
-        return running;
-      }
-      lookups.inc({ result: "miss" });
-      const computed = compute().then(({ metrics, version }) => {
-        set(key, version, metrics);
-        return metrics;
-      });
-      computing.set(flight, computed);
-      const done = () => computing.delete(flight);
-      computed.then(done, done);
-      return computed;
+      // A first request has no version yet: its flight is named by the key alone.
+      return share(`\n${key}`, key, compute);
     },
     async answer(key, version, compute) {
       const kept = get(key, version);
@@ -92,23 +100,7 @@ export function createMetricsCache(options: { maxGroups: number; registry: Regis
         lookups.inc({ result: "hit" });
         return kept;
       }
-      const flight = `${version}\n${key}`;
-      const running = computing.get(flight);
-      if (running !== undefined) {
-        lookups.inc({ result: "shared" });
-        return await running;
-      }
-      lookups.inc({ result: "miss" });
-      const computed = compute().then((metrics) => {
-        set(key, version, metrics);
-        return metrics;
-      });
-      computing.set(flight, computed);
-      try {
-        return await computed;
-      } finally {
-        computing.delete(flight);
-      }
+      return await share(`${version}\n${key}`, key, async () => ({ metrics: await compute(), version }));
     },
   };
 }
