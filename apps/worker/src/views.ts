@@ -69,6 +69,34 @@ export const VIEWS: readonly ViewSpec[] = [
     },
   },
   {
+    kind: "aggregate",
+    view: "events_rollup_hourly_mv",
+    target: "events_rollup",
+    keys: [
+      { column: "kind", expr: "arrayJoin(['hour_channel', 'hour_campaign'])" },
+      { column: "name", expr: "arrayJoin([CAST(event_name AS String), ''])" },
+      { column: "bucket", expr: "toStartOfHour(timestamp)" },
+      { column: "value", expr: "if(kind = 'hour_channel', CAST(channel AS String), campaign_id)" },
+    ],
+    states: [
+      { column: "events", expr: "countState()" },
+      { column: "users", expr: "uniqState(user_id)" },
+      { column: "users_hll", expr: "uniqHLL12State(user_id)" },
+    ],
+    // As for events_rollup_mv: the per-name rows of one of its kinds tell whether the view saw the rows.
+    check: {
+      kind: "count",
+      column: "events",
+      probe: {
+        where: "kind = 'hour_channel'",
+        keys: [
+          { column: "name", expr: "CAST(event_name AS String)" },
+          { column: "bucket", expr: "toStartOfHour(timestamp)" },
+        ],
+      },
+    },
+  },
+  {
     kind: "rows",
     view: "events_by_user_mv",
     target: "events_by_user",

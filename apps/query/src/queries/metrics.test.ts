@@ -87,15 +87,16 @@ describe("queryMetrics routing", () => {
     }
   });
 
-  it("reads the partial days of channel and campaign requests from events_hourly, for the requested name only", async () => {
+  it("reads the partial days of channel and campaign requests from their hourly rollups, for the requested name only", async () => {
     const channel = await sqlFor("channel", MIDNIGHT - 3 * H, MIDNIGHT + D + 4 * H, "it's");
     expect(channel).toContain("kind = 'day_channel' AND name = 'it\\'s'");
     expect(channel).toContain(
-      `FROM events_hourly WHERE event_name = 'it\\'s' AND ((hour >= toDateTime(${MIDNIGHT - 3 * H}) AND hour < toDateTime(${MIDNIGHT})) OR (hour >= toDateTime(${MIDNIGHT + D}) AND hour < toDateTime(${MIDNIGHT + D + 4 * H})))`,
+      `value AS g, events, users AS u FROM events_rollup WHERE kind = 'hour_channel' AND name = 'it\\'s' AND ((bucket >= toDateTime(${MIDNIGHT - 3 * H}) AND bucket < toDateTime(${MIDNIGHT})) OR (bucket >= toDateTime(${MIDNIGHT + D}) AND bucket < toDateTime(${MIDNIGHT + D + 4 * H})))`,
     );
     const campaign = await sqlFor("campaign", MIDNIGHT + H, MIDNIGHT + 2 * H);
-    expect(campaign).toContain("campaign_id AS g, events, users AS u FROM events_hourly WHERE 1 AND");
-    expect(campaign).not.toContain("events_rollup");
+    expect(campaign).toContain("value AS g, events, users AS u FROM events_rollup WHERE kind = 'hour_campaign' AND name = ''");
+    expect(campaign).not.toContain("day_campaign");
+    for (const sql of [channel, campaign]) expect(sql).not.toContain("events_hourly");
   });
 
   it("merges the uniq states up to the exact limit and the HyperLogLog sketches above it, for every grouping", async () => {

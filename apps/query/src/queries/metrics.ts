@@ -105,16 +105,6 @@ function rollupRows(
   ];
 }
 
-/** States of events_hourly over the spans (the channel and campaign edges), keyed by `group`. */
-function hourlyRows(eventName: string | undefined, spans: Span[], group: SqlFragment, states: SqlFragment): SqlFragment[] {
-  if (spans.length === 0) return [];
-  const name = eventName === undefined ? raw("1") : sql`event_name = ${eventName}`;
-  return [
-    sql`SELECT ${GROUP} AS t, ${group} AS g, ${states} FROM events_hourly
-        WHERE ${name} AND (${inSpans(raw("hour"), spans)})`,
-  ];
-}
-
 const BUCKET_SECONDS = raw("toUInt32(toUnixTimestamp(bucket))");
 const BUCKET_DAY = raw("toUInt32(intDiv(toUnixTimestamp(bucket), 86400) * 86400)");
 
@@ -149,7 +139,7 @@ function metricsRows(
   };
 }
 
-/** The rows of the response's groups: whole days from daily rollups, edges from hourly rows. */
+/** The rows of the response's groups: whole days from daily rollups, edges from hourly ones (0002, 0005). */
 function groupRows(query: MetricsQuery, name: string, whole: Span[], edges: Span[], states: SqlFragment): SqlFragment[] {
   switch (query.groupBy) {
     case "hour":
@@ -162,12 +152,12 @@ function groupRows(query: MetricsQuery, name: string, whole: Span[], edges: Span
     case "channel":
       return [
         ...rollupRows("day_channel", name, whole, raw("value"), GROUP, states),
-        ...hourlyRows(query.eventName, edges, raw("CAST(channel AS String)"), states),
+        ...rollupRows("hour_channel", name, edges, raw("value"), GROUP, states),
       ];
     case "campaign":
       return [
         ...rollupRows("day_campaign", name, whole, raw("value"), GROUP, states),
-        ...hourlyRows(query.eventName, edges, raw("campaign_id"), states),
+        ...rollupRows("hour_campaign", name, edges, raw("value"), GROUP, states),
       ];
   }
 }

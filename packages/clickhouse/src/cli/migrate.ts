@@ -12,6 +12,7 @@ const config = loadConfigOrExit(
   }),
   process.env,
 );
+const MIGRATION_TIMEOUT_MS = 3_600_000;
 const connection = {
   url: clickhouseUrl(config),
   username: config.CLICKHOUSE_USERNAME,
@@ -21,7 +22,10 @@ const server = createClickHouse({ ...connection, database: "default" });
 await ensureDatabase(server, config.CLICKHOUSE_DATABASE);
 await server.close();
 
-const db = createClickHouse({ ...connection, database: config.CLICKHOUSE_DATABASE });
+// Backfills read every stored event: on a large database they outlast an app's 30 s request timeout, and a
+// migration whose statement timed out client-side may still finish server-side unrecorded, so a rerun would
+// backfill it twice.
+const db = createClickHouse({ ...connection, database: config.CLICKHOUSE_DATABASE, requestTimeoutMs: MIGRATION_TIMEOUT_MS });
 try {
   const applied = await migrate(db, await loadMigrations(config.MIGRATIONS_DIR));
   const names = applied.map((m) => `${m.version}_${m.name}`);
