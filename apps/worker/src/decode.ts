@@ -1,5 +1,6 @@
 import { toTabSeparatedEventLine } from "@sluice/clickhouse";
 import { validateEventMessage } from "@sluice/events";
+import { fastLine } from "./fast-line";
 
 /** One consumed Kafka message, reduced to what the worker needs. */
 export interface RawMessage {
@@ -48,7 +49,6 @@ function readEventId(value: unknown): string {
 
 /** Parses and validates one message against the event schema and encodes its row; never throws. */
 export function decodeMessage(fetched: RawMessage): Decoded {
-  const text = fetched.value?.toString("utf8") ?? "";
   // kafkajs hands out slices of the whole fetch response; keeping copies of the key and value stops
   // buffered messages pinning it. The value is kept as bytes, not as the text decoded here: off the
   // V8 heap, the garbage collector neither copies nor marks it (it is only read to dead-letter a row).
@@ -59,9 +59,11 @@ export function decodeMessage(fetched: RawMessage): Decoded {
     key: fetched.key ? Buffer.from(fetched.key) : null,
     value: fetched.value ? Buffer.from(fetched.value) : null,
   };
+  const fast = fetched.value ? fastLine(fetched.value, message) : undefined;
+  if (fast) return { kind: "row", row: toPendingRow(fast.line, fast.eventId, fast.eventName, fast.timestamp, message), message };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(fetched.value?.toString("utf8") ?? "");
   } catch (error) {
     const details = error instanceof Error ? error.message : String(error);
     return { kind: "dead", dead: { reason: "invalid_json", details, eventId: "", message } };
@@ -74,20 +76,21 @@ export function decodeMessage(fetched: RawMessage): Decoded {
   }
   const event = result.data;
   event.event_id = event.event_id.toLowerCase();
-  const date = new Date(event.timestamp);
+  const line = toTabSeparatedEventLine(event, message);
+  return { kind: "row", row: toPendingRow(line, event.event_id, event.event_name, event.timestamp, message), message };
+}
+
+function toPendingRow(line: string, eventId: string, eventName: string, timestampMs: number, message: RawMessage): PendingRow {
+  const date = new Date(timestampMs);
   return {
-    kind: "row",
-    row: {
-      line: toTabSeparatedEventLine(event, message),
-      eventId: event.event_id,
-      eventName: event.event_name,
-      timestamp: Math.floor(event.timestamp / 1000),
-      month: date.getUTCFullYear() * 100 + date.getUTCMonth() + 1,
-      topic: message.topic,
-      partition: message.partition,
-      offset: message.offset,
-    },
-    message,
+    line,
+    eventId,
+    eventName,
+    timestamp: Math.floor(timestampMs / 1000),
+    month: date.getUTCFullYear() * 100 + date.getUTCMonth() + 1,
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
   };
 }
 
