@@ -5,6 +5,7 @@ import {
   EXACT_UNIQUES_MAX_EVENTS,
   estimatorFor,
   type GroupBy,
+  knownMultiRowGroups,
   queryMetrics,
   queryMetricsCounts,
   splitRange,
@@ -108,9 +109,10 @@ describe("queryMetrics routing", () => {
       expect(exact, groupBy).not.toContain("users_hll");
       const sketch = await sqlFor(groupBy, from, to, undefined, EXACT_UNIQUES_MAX_EVENTS + 1);
       expect(sketch, groupBy).toContain("uniqHLL12MergeIf(u, m)");
-      expect(sketch, groupBy).toContain("t = 1 AS m");
+      expect(sketch, groupBy).toContain("0 AS m");
       expect(sketch, groupBy).not.toContain("users AS u");
-      // The total is its own group: the whole days' daily sketches and the edge hours'.
+      // The total is merged on its own from the whole days' daily sketches and the edge hours', joined to the groups.
+      expect(sketch, groupBy).toContain("CROSS JOIN (SELECT countMerge(events) AS te, uniqHLL12Merge(u) AS tu FROM (");
       const noGroup = groupBy === "hour" || groupBy === "day" ? "toUInt32(0)" : "''";
       expect(sketch, groupBy).toContain(
         `SELECT 1 AS t, ${noGroup} AS g, events, users_hll AS u FROM events_rollup WHERE kind = 'day'`,
@@ -123,7 +125,8 @@ describe("queryMetrics routing", () => {
 
   it("merges the sketches of the total and of the groups the counts found with several rows only", async () => {
     const sketch = await sqlFor("channel", MIDNIGHT, MIDNIGHT + D, undefined, EXACT_UNIQUES_MAX_EVENTS + 1, ["web", "it's"]);
-    expect(sketch).toContain("t = 1 OR g IN ('web', 'it\\'s') AS m");
+    expect(sketch).toContain("g IN ('web', 'it\\'s') AS m");
+    expect(sketch).toContain("uniqHLL12Merge(u) AS tu");
   });
 
   it("merges every group's sketches without finalizing each row when the counts found every group with several rows", async () => {
@@ -135,7 +138,7 @@ describe("queryMetrics routing", () => {
 
   it("answers a sketched request again merging every group when a group gained a row since the counts", async () => {
     const db = fakeClickHouse((text) =>
-      text.includes("t = 1 AS m")
+      text.includes("0 AS m")
         ? [{ gs: [MIDNIGHT + H], es: ["9"], us: ["0"], te: "9", tu: "0", races: "1" }]
         : [{ gs: [MIDNIGHT + H], es: ["9"], us: ["4"], te: "9", tu: "4", races: "0" }],
     );
@@ -165,7 +168,7 @@ describe("answerMetrics (no counts read first)", () => {
     const db = fakeClickHouse(() => sketched(EXACT_UNIQUES_MAX_EVENTS + 1));
     const { metrics, version } = await answerMetrics(db, { ...range(MIDNIGHT, MIDNIGHT + 2 * H), groupBy: "hour" });
     expect(db.seen).toHaveLength(1);
-    expect(db.seen[0]).toContain("t = 1 AS m");
+    expect(db.seen[0]).toContain("0 AS m");
     expect(version).toBe(`${MIDNIGHT}:7,${MIDNIGHT + H}:5`);
     expect([metrics.total_events, metrics.unique_users, metrics.data.map((g) => g.unique_users)]).toEqual([
       EXACT_UNIQUES_MAX_EVENTS + 1,
@@ -181,6 +184,17 @@ describe("answerMetrics (no counts read first)", () => {
       expect(db.seen).toHaveLength(1);
       expect(db.seen[0], groupBy).toContain("uniqHLL12Merge(u) AS n");
     }
+  });
+
+  it("merges the partial days of a day series from the start, so they cost no second query", async () => {
+    const db = fakeClickHouse(() => sketched(EXACT_UNIQUES_MAX_EVENTS + 1));
+    await answerMetrics(db, { ...range(MIDNIGHT - 5 * H, MIDNIGHT + 2 * D + 3 * H), groupBy: "day" });
+    expect(db.seen).toHaveLength(1);
+    expect(db.seen[0]).toContain(`g IN (${MIDNIGHT - D}, ${MIDNIGHT + 2 * D}) AS m`);
+    expect(knownMultiRowGroups({ ...range(MIDNIGHT, MIDNIGHT + 2 * D), groupBy: "day" })).toEqual([]);
+    expect(knownMultiRowGroups({ ...range(MIDNIGHT + H, MIDNIGHT + 3 * H), groupBy: "day" })).toEqual([MIDNIGHT]);
+    expect(knownMultiRowGroups({ ...range(MIDNIGHT - 5 * H, MIDNIGHT + 2 * D), groupBy: "hour" })).toEqual([]);
+    expect(knownMultiRowGroups({ ...range(MIDNIGHT, MIDNIGHT + H), groupBy: "campaign" })).toBe("all");
   });
 
   it("replaces the sketched answer with the exact one when the range holds at most the exact limit", async () => {
