@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { MiddlewareHandler } from "hono";
 
 declare module "hono" {
@@ -18,11 +18,46 @@ const HEADER = "x-request-id";
 const MAX_LENGTH = 128;
 const UNSAFE = /[^\w\-=]/;
 
+type NodeHeaders = OutgoingHttpHeaders | OutgoingHttpHeader[];
+
+function namesRequestId(headers: OutgoingHttpHeaders): boolean {
+  for (const name in headers) if (name.length === HEADER.length && name.toLowerCase() === HEADER) return true;
+  return false;
+}
+
+/**
+ * The Node server's response class (see startHttpServer): it adds the `x-request-id` that
+ * requestIdMiddleware hands it to the header object its writeHead gets. Setting the header earlier
+ * with setHeader would send every answer down Node's slower writeHead path, which sets and validates
+ * each header again one by one (a few µs per request on the ingest hot path). A header of the same
+ * name the answer sets itself wins, as it did over setHeader.
+ */
+export class RequestIdResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  /** The id to send with the status line; set by requestIdMiddleware. */
+  requestId: string | undefined;
+
+  override writeHead(statusCode: number, reason?: string | NodeHeaders, headers?: NodeHeaders): this {
+    const id = this.requestId;
+    const named = typeof reason === "string";
+    let given = named ? headers : reason;
+    if (id !== undefined) {
+      this.requestId = undefined;
+      if (given !== undefined && given !== null && !Array.isArray(given)) {
+        if (!namesRequestId(given) && !this.hasHeader(HEADER)) given = { [HEADER]: id, ...given };
+      } else if (!this.hasHeader(HEADER)) {
+        this.setHeader(HEADER, id);
+      }
+    }
+    return named ? super.writeHead(statusCode, reason, given) : super.writeHead(statusCode, given);
+  }
+}
+
 /**
  * Sets `requestId` from the client's `x-request-id` when it is at most 128 of `[A-Za-z0-9_=-]`, else
  * to a fresh UUID, and echoes it on the response (as hono/request-id does). Behind the Node adapter it
- * reads and writes Node's own header objects: going through Hono would build a WHATWG Headers object
- * for the request and another for the response, on every request.
+ * reads Node's own header object and hands the id to a RequestIdResponse (or sets it on another Node
+ * response): going through Hono would build a WHATWG Headers object for the request and another for
+ * the response, on every request.
  */
 export function requestIdMiddleware(): MiddlewareHandler {
   return async (c, next) => {
@@ -34,7 +69,8 @@ export function requestIdMiddleware(): MiddlewareHandler {
     c.set("requestId", id);
     // writeHead merges headers set here with the ones the adapter passes, so every answer carries it.
     const outgoing = env?.outgoing;
-    if (outgoing === undefined || typeof outgoing.setHeader !== "function") c.header(HEADER, id);
+    if (outgoing instanceof RequestIdResponse) outgoing.requestId = id;
+    else if (outgoing === undefined || typeof outgoing.setHeader !== "function") c.header(HEADER, id);
     else outgoing.setHeader(HEADER, id);
     await next();
   };

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
+import { RequestIdResponse } from "./request-id";
 
 type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
 
@@ -36,6 +37,7 @@ export function startHttpServer(fetch: FetchHandler, options: HttpServerOptions)
         requestTimeout,
         headersTimeout,
         connectionsCheckingInterval: Math.max(100, Math.min(headersTimeout, 30_000) / 4),
+        ServerResponse: RequestIdResponse,
       },
     }) as Server;
     // Longer than the idle timeout of common clients and load balancers (60 s), so the server never
