@@ -2,7 +2,13 @@ import { Histogram, LATENCY_BUCKETS, type Registry } from "@sluice/metrics";
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 
-/** Records request duration by method, matched route pattern and status (never the raw path, to bound cardinality). */
+type Observe = (seconds: number) => void;
+
+/**
+ * Records request duration by method, matched route pattern and status (never the raw path, to bound
+ * cardinality). Each label set's series is looked up once and kept: startTimer's closures and label
+ * merging cost about a microsecond per request on the ingest hot path.
+ */
 export function httpMetrics(registry: Registry): MiddlewareHandler {
   const duration = new Histogram({
     name: "http_request_duration_seconds",
@@ -11,12 +17,22 @@ export function httpMetrics(registry: Registry): MiddlewareHandler {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
+  const series = new Map<string, Observe>();
+  function seriesOf(method: string, route: string, status: number): Observe {
+    const key = `${method} ${status} ${route}`;
+    let observe = series.get(key);
+    if (observe === undefined) {
+      observe = duration.labels({ method, route, status: String(status) }).observe;
+      series.set(key, observe);
+    }
+    return observe;
+  }
   return async (c, next) => {
-    const end = duration.startTimer();
+    const started = performance.now();
     try {
       await next();
     } finally {
-      end({ method: c.req.method, route: routePath(c) || "unmatched", status: String(c.res.status) });
+      seriesOf(c.req.method, routePath(c) || "unmatched", c.res.status)((performance.now() - started) / 1000);
     }
   };
 }
