@@ -354,6 +354,29 @@ describe("POST /events/batch", () => {
   });
 });
 
+describe("requests in flight", () => {
+  it("are reported when the registry is scraped, and drop back once answered", async () => {
+    const publisher = new FakePublisher();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let waiting = 0;
+    publisher.publish = async (messages) => {
+      waiting += 1;
+      await gate;
+      publisher.published.push(...messages);
+    };
+    const { app, registry } = buildTestApp({ now, publisher });
+    const answers = [app.request(post("/events", event)), app.request(post("/events/batch", { events: [event] }))];
+    for (let i = 0; i < 100 && waiting < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await registry.metrics()).toMatch(/^ingest_in_flight_requests\{[^}]*\} 2$/m);
+    release();
+    expect((await Promise.all(answers)).map((res) => res.status)).toEqual([202, 202]);
+    expect(await registry.metrics()).toMatch(/^ingest_in_flight_requests\{[^}]*\} 0$/m);
+  });
+});
+
 describe("OpenAPI", () => {
   it("serves a document generated from the event schema, and Swagger UI", async () => {
     const { app } = buildTestApp();
