@@ -178,6 +178,26 @@ async function insertAccount(format: string, since: number, until: number) {
   }
 }
 
+/**
+ * Waits (at most 120 s) until ClickHouse runs no merge in `database` for a second: the ceiling's parts
+ * are merged in the background after its INSERT returns, and that work belongs to the ceiling, not to
+ * the worker phase that would otherwise pay for it. Returns the seconds waited.
+ */
+async function mergesSettled(database: string): Promise<number> {
+  const db = createClickHouse({ url: services.clickhouseUrl, username: "default", password: "", database: "default" });
+  const started = Date.now();
+  try {
+    for (let quiet = 0; quiet < 4 && Date.now() - started < 120_000; ) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const [row] = await db.query<{ n: string }>(sql`SELECT count() AS n FROM system.merges WHERE database = ${database}`);
+      quiet = Number(row?.n ?? 0) === 0 ? quiet + 1 : 0;
+    }
+    return (Date.now() - started) / 1000;
+  } finally {
+    await db.close();
+  }
+}
+
 function rssMb(pid: number): number {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -271,6 +291,9 @@ try {
       `CPU s: client ${ceilingCpu.child_s}, ClickHouse ${ceilingCpu.clickhouse_s} (${ceilingInserts.cpu_s} in its ${ceilingInserts.inserts} INSERTs)`,
   );
 
+  const { result: settleS, cpu: settleCpu } = await measureCpu(() => mergesSettled(ceilingName));
+  log(`the ceiling's background merges settled in ${settleS.toFixed(1)} s (ClickHouse CPU ${settleCpu.clickhouse_s} s)`);
+
   log(`load average before the worker: ${load()}`);
   const workerFrom = seconds();
   const { result: worker, cpu: workerCpu } = await measureCpu(() => workerRun(topic, workerDb.name, workerDb.count));
@@ -285,7 +308,8 @@ try {
   // An INSERT's wall time beyond its CPU is time ClickHouse waited: for the body, or for a core.
   log(
     `ClickHouse inside the worker's ${workerInserts.inserts} INSERTs: CPU ${workerInserts.cpu_s} s over ${workerInserts.wall_s} s of wall time ` +
-      `(the ceiling's: ${ceilingInserts.cpu_s} s over ${ceilingInserts.wall_s} s)`,
+      `(the ceiling's: ${ceilingInserts.cpu_s} s over ${ceilingInserts.wall_s} s); ` +
+      `outside them (merges, other users): ${(workerCpu.clickhouse_s - workerInserts.cpu_s).toFixed(2)} s; load average ${load()}`,
   );
   const result = {
     at: new Date().toISOString(),
@@ -300,6 +324,8 @@ try {
       rows_per_s: Math.round(ceilingRate),
       cpu: ceilingCpu,
       inserts: ceilingInserts,
+      merges_settled_s: Number(settleS.toFixed(1)),
+      merges_cpu: settleCpu,
     },
     worker: {
       ms_from_start: worker.totalMs,
