@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import { collectDefaultMetrics, Registry } from "prom-client";
 
 export { Counter, Gauge, Histogram, Registry } from "prom-client";
+export { LeanHistogram } from "./lean-histogram";
 
 /** Creates a registry for one app with Node process metrics and an `app` label on every series. */
 export function createRegistry(app: string): Registry {
