@@ -272,6 +272,25 @@ describe("GET /metrics above the exact limit, from the HyperLogLog sketches", ()
           }
         }
       }
+      // The dashboard's overview of the same range: the totals GET /metrics gives, and the top names' sketches.
+      const res = await target.request(`/overview?from=${fromMs / 1000}&to=${toMs / 1000}`);
+      expect(res.status).toBe(200);
+      const overview = (await res.json()) as {
+        total_events: number;
+        unique_users: number;
+        channels: { total_events: number }[];
+        top_events: { event_name: string; total_events: number; unique_users: number }[];
+      };
+      const all = await truthIn(own, fromMs, toMs, "day", undefined);
+      expect(overview.total_events).toBe(all.total.events);
+      close(overview.unique_users, all.total, "overview");
+      expect(overview.channels.reduce((sum, channel) => sum + channel.total_events, 0)).toBe(all.total.events);
+      expect(overview.top_events.map((row) => row.event_name)).toEqual(["buy", "view"]);
+      for (const row of overview.top_events) {
+        const named = await truthIn(own, fromMs, toMs, "day", row.event_name);
+        expect(row.total_events, row.event_name).toBe(named.total.events);
+        close(row.unique_users, named.total, `overview ${row.event_name}`);
+      }
     } finally {
       await own.drop();
     }

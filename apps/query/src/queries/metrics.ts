@@ -107,6 +107,18 @@ function rollupRows(
   ];
 }
 
+/**
+ * The events_rollup rows of every event name that cover the range with the fewest rows: daily ones for its
+ * whole days, hourly ones for its partial days (pair it with a condition on `name`).
+ */
+export function coveringRollups(range: TimeRange): SqlFragment {
+  const { days, edges } = splitRange(range);
+  const parts: SqlFragment[] = [];
+  if (days !== undefined) parts.push(sql`(kind = 'day' AND (${inSpans(raw("bucket"), [days])}))`);
+  if (edges.length > 0) parts.push(sql`(kind = 'hour' AND (${inSpans(raw("bucket"), edges)}))`);
+  return parts.length > 0 ? join(parts, " OR ") : raw("0");
+}
+
 /** Adjacent spans (a range's days and edges) as the one span they make up: one condition reads faster than ORs. */
 function contiguous(spans: Span[]): Span[] {
   if (spans.length === 0) return [];
