@@ -4,6 +4,7 @@ import { onTerminationSignal, Readiness, runShutdown, startHttpServer } from "@s
 import { createKafka } from "@sluice/kafka";
 import { createLogger } from "@sluice/logger";
 import { createRegistry, startMetricsServer } from "@sluice/metrics";
+import { Partitioners } from "kafkajs";
 import { createApp } from "./app";
 import { workerEnvSchema } from "./config";
 import { createEventConsumer } from "./consumer";
@@ -31,7 +32,7 @@ const clickhouseSettings = {
 const db = createClickHouse(clickhouseSettings);
 const inserter = createTabSeparatedInserter(clickhouseSettings);
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, logger);
-const producer = kafka.producer({ idempotent: true });
+const producer = kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
 await producer.connect();
 
 const backoff = { initialMs: config.RETRY_INITIAL_MS, maxMs: config.RETRY_MAX_MS };

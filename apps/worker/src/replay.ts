@@ -1,5 +1,6 @@
 import type { ClickHouse } from "@sluice/clickhouse";
 import type { Kafka } from "@sluice/kafka";
+import { Partitioners } from "kafkajs";
 import type { Logger } from "pino";
 import type { DeadLetterMessage } from "./dead-letters";
 
@@ -54,7 +55,7 @@ export async function replayDeadLetters(deps: ReplayDeps): Promise<ReplayResult>
   const result: ReplayResult = { replayed: 0, skipped: 0 };
   if (pending.size === 0) return result;
 
-  const producer = deps.kafka.producer({ idempotent: true });
+  const producer = deps.kafka.producer({ idempotent: true, createPartitioner: Partitioners.DefaultPartitioner });
   const consumer = deps.kafka.consumer({ groupId: deps.groupId, maxWaitTimeInMs: 200 });
   await producer.connect();
   await consumer.connect();
