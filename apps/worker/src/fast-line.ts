@@ -1,4 +1,4 @@
-import type { KafkaPosition } from "@sluice/clickhouse";
+import { DEVICE_FIELDS, type KafkaPosition } from "@sluice/clickhouse";
 import { CHANNELS, LIMITS } from "@sluice/events";
 import { z } from "zod";
 
@@ -78,17 +78,7 @@ const F_SENT_AT = 14;
 const REQUIRED = (1 << F_EVENT_ID) | (1 << F_EVENT_NAME) | (1 << F_USER_ID) | (1 << F_TIMESTAMP) | (1 << F_RECEIVED_AT);
 
 /** Device keys in column order (device_category … device_hostname). */
-const DEVICE_KEYS = bytes([
-  "category",
-  "brand",
-  "model",
-  "os",
-  "os_version",
-  "browser",
-  "browser_version",
-  "language",
-  "hostname",
-]);
+const DEVICE_KEYS = bytes(DEVICE_FIELDS);
 const APP_KEYS = bytes(["id", "version"]);
 const CHANNEL_NAMES = bytes(CHANNELS);
 const PROTO = Buffer.from("__proto__", "latin1");

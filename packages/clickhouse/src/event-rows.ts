@@ -208,7 +208,8 @@ export interface StoredEvent {
   sent_at?: number;
 }
 
-const DEVICE_FIELDS = [
+/** The device fields, in the order of their `device_*` columns. */
+export const DEVICE_FIELDS = [
   "category",
   "brand",
   "model",
