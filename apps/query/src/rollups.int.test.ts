@@ -224,20 +224,25 @@ describe("GET /metrics above the exact limit, from the HyperLogLog sketches", ()
         own.db,
         migrations.filter((m) => m.version < 4),
       );
+      // Until the "merged parts" round, every insert's rows stay rows of their own, as they are between
+      // ClickHouse's background merges: the answers must merge them, hours included.
+      await own.db.command(sql`SYSTEM STOP MERGES events_rollup`);
       const events = 2 * EXACT_UNIQUES_MAX_EVENTS;
-      // n is the row number; hashes of it spread 40,000 users, names and channels over three days.
+      const SKETCH_DAYS = 16;
+      // n is the row number; hashes of it spread 40,000 users, names and channels over sixteen days, which hold
+      // a whole week (Monday 26 January to Monday 2 February), so channel and campaign groups read weekly rows.
       const insert = (first: number, count: number) =>
         own.db.command(sql`
           INSERT INTO events (event_id, event_name, user_id, timestamp, timestamp_ms, channel, campaign_id, kafka_topic, kafka_offset)
           SELECT generateUUIDv4(), arrayElement(['view', 'buy', 'buy', 'buy'], intHash32(n) % 4 + 1), concat('s', toString(intHash64(n) % 40000)),
             toDateTime(ts), toUInt64(ts) * 1000, arrayElement(['web', 'api', ''], intHash32(n * 7) % 3 + 1),
             if(n % 4 = 0, concat('c', toString(n % 3)), ''), 'events', n
-          FROM (SELECT number + ${first} AS n, ${START / 1000} + intDiv(n * ${(3 * D) / 1000}, ${events}) AS ts FROM numbers(${count}))`);
+          FROM (SELECT number + ${first} AS n, ${START / 1000} + intDiv(n * ${SKETCH_DAYS * (D / 1000)}, ${events}) AS ts FROM numbers(${count}))`);
       await insert(0, events / 2);
       await migrate(own.db, migrations);
       await insert(events / 2, events / 2);
       const target = buildTestApp({ db: own.db }).app;
-      const [fromMs, toMs] = [START + 2 * H, START + 3 * D - 3 * H];
+      const [fromMs, toMs] = [START + 2 * H, START + SKETCH_DAYS * D - 3 * H];
       // Sketches merge without loss, so the answer is exactly the sketch of the raw rows; that sketch is within
       // 7 % of the true count here (4 standard errors of a 4,096-register HyperLogLog).
       const close = (estimate: number, want: { users: number; sketch: number }, context: string) => {
@@ -250,8 +255,14 @@ describe("GET /metrics above the exact limit, from the HyperLogLog sketches", ()
       // merged into one row per key (finalized as they are).
       for (const parts of ["several rows per key", "merged parts"]) {
         if (parts === "merged parts") {
+          await own.db.command(sql`SYSTEM START MERGES events_rollup`);
           for (const table of ["events_rollup", "events_hourly"]) await own.db.command(sql`OPTIMIZE TABLE ${raw(table)} FINAL`);
         }
+        const [several] = await own.db.query<{ hours: string }>(
+          sql`SELECT count() AS hours FROM (SELECT bucket FROM events_rollup WHERE kind = 'hour' AND name = ''
+              AND bucket >= toDateTime(${fromMs / 1000}) AND bucket < toDateTime(${toMs / 1000}) GROUP BY bucket HAVING count() > 1)`,
+        );
+        expect(Number(several?.hours) > 0, `${parts}: hours with several rows`).toBe(parts === "several rows per key");
         // One event name is enough once the parts are merged: the read is the same for both.
         for (const eventName of parts === "merged parts" ? [undefined] : [undefined, "buy"]) {
           for (const groupBy of GROUP_BY) {
@@ -330,9 +341,10 @@ describe("GET /events?user_id= through events_by_user", () => {
   });
 });
 
-describe("migrations 0002 and 0003 on a database that already holds events", () => {
+describe("migrations 0002 to 0006 on a database that already holds events", () => {
   const snapshots: Record<string, SqlFragment> = {
-    events_rollup: sql`SELECT kind, name, toUnixTimestamp(bucket) AS b, value, countMerge(events) AS e, uniqMerge(users) AS u
+    events_rollup: sql`SELECT kind, name, toUnixTimestamp(bucket) AS b, value, countMerge(events) AS e, uniqMerge(users) AS u,
+                              uniqHLL12Merge(users_hll) AS h
                        FROM events_rollup GROUP BY kind, name, bucket, value ORDER BY kind, name, b, value`,
     events_by_user: sql`SELECT ${raw(EVENT_COLUMNS.join(", "))} FROM events_by_user ORDER BY user_id, timestamp, event_id`,
   };

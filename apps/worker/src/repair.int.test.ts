@@ -168,14 +168,16 @@ interface Snapshot {
   views: Record<string, unknown[]>;
 }
 
-/** Finalizes a view's target: row views as they are, aggregates merged per key (xState → xMerge). */
+/** Finalizes a view's target: row views as they are, aggregates merged per key (xState or xStateIf → xMerge). */
 function contents(view: ViewSpec) {
   if (view.kind === "rows") {
     const columns = view.columns.map((column) => `toString(${column.column})`).join(", ");
     return raw(`SELECT ${columns} FROM ${view.target} ORDER BY ${columns}`);
   }
   const keys = view.keys.map((key) => `toString(${key.column})`).join(", ");
-  const merged = view.states.map((state) => `toString(${state.expr.replace(/^(\w+)State\(.*$/, "$1Merge")}(${state.column}))`);
+  const merged = view.states.map(
+    (state) => `toString(${state.expr.replace(/^(\w+?)State(If)?\(.*$/, "$1Merge")}(${state.column}))`,
+  );
   return raw(`SELECT ${keys}, ${merged.join(", ")} FROM ${view.target} GROUP BY ${keys} ORDER BY ${keys}`);
 }
 

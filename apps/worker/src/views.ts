@@ -8,6 +8,9 @@ import { type ClickHouse, EVENT_COLUMNS, identifier, join, raw, type SqlFragment
  * over the same rows the view was fed and requires identical targets, and fails while a view on
  * `events` has no entry here. Adding a view = adding its entry.
  */
+/** The Monday 00:00 UTC that starts an event's week, as 0006_weekly_rollups.sql computes it. */
+const WEEK_BUCKET = "toDateTime(intDiv(toUInt32(timestamp) + 259200, 604800) * 604800 - 259200)";
+
 export const VIEWS: readonly ViewSpec[] = [
   {
     kind: "rows",
@@ -92,6 +95,37 @@ export const VIEWS: readonly ViewSpec[] = [
         keys: [
           { column: "name", expr: "CAST(event_name AS String)" },
           { column: "bucket", expr: "toStartOfHour(timestamp)" },
+        ],
+      },
+    },
+  },
+  {
+    kind: "aggregate",
+    view: "events_rollup_weekly_mv",
+    target: "events_rollup",
+    keys: [
+      { column: "kind", expr: "arrayJoin(['week', 'week_channel', 'week_campaign'])" },
+      { column: "name", expr: "arrayJoin([CAST(event_name AS String), ''])" },
+      { column: "bucket", expr: WEEK_BUCKET },
+      {
+        column: "value",
+        expr: "multiIf(kind = 'week_channel', CAST(channel AS String), kind = 'week_campaign', campaign_id, '')",
+      },
+    ],
+    states: [
+      { column: "events", expr: "countState()" },
+      { column: "users", expr: "uniqStateIf(user_id, 0)" },
+      { column: "users_hll", expr: "uniqHLL12State(user_id)" },
+    ],
+    // As for events_rollup_mv: the per-name rows of one of its kinds tell whether the view saw the rows.
+    check: {
+      kind: "count",
+      column: "events",
+      probe: {
+        where: "kind = 'week'",
+        keys: [
+          { column: "name", expr: "CAST(event_name AS String)" },
+          { column: "bucket", expr: WEEK_BUCKET },
         ],
       },
     },

@@ -2,7 +2,7 @@ import { toSql } from "@sluice/clickhouse";
 import { AppError } from "@sluice/http";
 import { describe, expect, it } from "vitest";
 import { decodeCursor, encodeCursor } from "./cursor";
-import { bucketStarts, HOUR_MS, metricsRange, parseInstant, searchRange } from "./time";
+import { bucketStarts, HOUR_MS, isoSeconds, isoSecondsAll, metricsRange, parseInstant, searchRange } from "./time";
 import { parseNumber, parseWhere, whereToSql } from "./where";
 
 const H = HOUR_MS;
@@ -51,6 +51,19 @@ describe("time parameters", () => {
     expect(bucketStarts({ fromMs: T0, toMs: T0 + 3 * H }, H)).toEqual([T0, T0 + H, T0 + 2 * H]);
     expect(bucketStarts({ fromMs: T0 - H, toMs: T0 + H }, 24 * H)).toEqual([T0 - 24 * H, T0]);
     expect(bucketStarts({ fromMs: T0, toMs: T0 }, H)).toEqual([]);
+  });
+
+  it("labels many instants as isoSeconds labels each one", () => {
+    const instants = [
+      ...bucketStarts({ fromMs: Date.UTC(2025, 11, 30, 21), toMs: Date.UTC(2026, 0, 2, 3) }, H),
+      T0 + 59 * 60_000 + 59_000,
+      T0 + 1,
+      T0 - 1,
+      Date.UTC(2106, 1, 7, 6, 28, 15),
+      T0,
+    ];
+    expect(isoSecondsAll(instants)).toEqual(instants.map(isoSeconds));
+    expect(isoSecondsAll([T0 + 90_061_000])).toEqual(["2026-01-03T01:01:01Z"]);
   });
 });
 

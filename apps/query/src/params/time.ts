@@ -76,3 +76,24 @@ export function isoSeconds(ms: number): string {
   const iso = new Date(ms).toISOString();
   return iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
 }
+
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, "0"));
+
+/**
+ * isoSeconds of many instants, formatting each UTC date once: an hour series labels 720 buckets, and a
+ * Date per label cost ~1 ms of a request.
+ */
+export function isoSecondsAll(instants: readonly number[]): string[] {
+  let day = Number.NaN;
+  let date = "";
+  return instants.map((ms) => {
+    if (ms % 1000 !== 0) return isoSeconds(ms);
+    const dayNumber = Math.floor(ms / DAY_MS);
+    if (dayNumber !== day) {
+      day = dayNumber;
+      date = new Date(dayNumber * DAY_MS).toISOString().slice(0, 11);
+    }
+    const seconds = (ms - dayNumber * DAY_MS) / 1000;
+    return `${date}${TWO_DIGITS[Math.floor(seconds / 3600)]}:${TWO_DIGITS[Math.floor(seconds / 60) % 60]}:${TWO_DIGITS[seconds % 60]}Z`;
+  });
+}

@@ -4,11 +4,12 @@ import {
   answerMetrics,
   EXACT_UNIQUES_MAX_EVENTS,
   estimatorFor,
+  GROUP_BY,
   type GroupBy,
-  knownMultiRowGroups,
   queryMetrics,
   queryMetricsCounts,
   splitRange,
+  splitWeeks,
 } from "./metrics";
 
 const H = 3600;
@@ -48,131 +49,171 @@ describe("splitRange", () => {
   });
 });
 
+describe("splitWeeks", () => {
+  // MIDNIGHT is Sunday 1 February 2026; weeks start on Mondays.
+  const MONDAY = MIDNIGHT + D;
+
+  it("takes the whole Monday-to-Monday weeks from the middle and the days outside them at either end", () => {
+    expect(splitWeeks({ from: MIDNIGHT, to: MIDNIGHT + 30 * D })).toEqual({
+      weeks: { from: MONDAY, to: MONDAY + 28 * D },
+      days: [
+        { from: MIDNIGHT, to: MONDAY },
+        { from: MONDAY + 28 * D, to: MIDNIGHT + 30 * D },
+      ],
+    });
+    expect(splitWeeks({ from: MONDAY, to: MONDAY + 14 * D })).toEqual({ weeks: { from: MONDAY, to: MONDAY + 14 * D }, days: [] });
+  });
+
+  it("keeps the days as they are when no whole week fits", () => {
+    const days = { from: MONDAY + D, to: MONDAY + 7 * D };
+    expect(splitWeeks(days)).toEqual({ weeks: undefined, days: [days] });
+  });
+});
+
 describe("queryMetrics routing", () => {
-  async function sqlFor(
-    groupBy: GroupBy,
-    from: number,
-    to: number,
-    eventName?: string,
-    events = 100,
-    multiRowGroups: (string | number)[] | "all" = [],
-  ): Promise<string> {
+  async function sqlFor(groupBy: GroupBy, from: number, to: number, eventName?: string, events = 100): Promise<string> {
     const db = fakeClickHouse();
-    await queryMetrics(db, { ...range(from, to), groupBy, eventName }, { events, multiRowGroups });
+    await queryMetrics(db, { ...range(from, to), groupBy, eventName }, { events });
     expect(db.seen).toHaveLength(1);
     return (db.seen[0] ?? "").replace(/\s+/g, " ");
   }
+  /** A sketched hour series' two queries: its groups' and its total's. */
+  async function hourSqlFor(from: number, to: number) {
+    const db = fakeClickHouse();
+    await queryMetrics(db, { ...range(from, to), groupBy: "hour" }, { events: sketched });
+    const texts = db.seen.map((text) => text.replace(/\s+/g, " "));
+    expect(texts).toHaveLength(2);
+    return {
+      groups: texts.find((text) => text.includes("AS gs")) ?? "",
+      total: texts.find((text) => !text.includes("AS gs")) ?? "",
+    };
+  }
   const thirtyDays = [MIDNIGHT, MIDNIGHT + 30 * D] as const;
+  const sketched = EXACT_UNIQUES_MAX_EVENTS + 1;
+  const spans = (...pairs: [number, number][]) =>
+    pairs.map(([from, to]) => `(bucket >= toDateTime(${from}) AND bucket < toDateTime(${to}))`).join(" OR ");
+  const MONDAY = MIDNIGHT + D;
 
-  it("answers whole days from the daily rollups only", async () => {
-    const day = await sqlFor("day", ...thirtyDays, "buy");
-    expect(day).toContain("kind = 'day' AND name = 'buy'");
-    expect(day).not.toContain("kind = 'hour'");
-    expect(day).not.toContain("events_hourly");
-    expect(await sqlFor("channel", ...thirtyDays)).toContain("kind = 'day_channel' AND name = ''");
-    expect(await sqlFor("campaign", ...thirtyDays)).toContain("kind = 'day_campaign' AND name = ''");
-    expect(await sqlFor("channel", ...thirtyDays)).not.toContain("events_hourly");
+  it("reads a request's group rows in one pass over events_rollup", async () => {
+    for (const groupBy of ["day", "channel", "campaign"] as const) {
+      for (const events of [100, sketched]) {
+        const text = await sqlFor(groupBy, MIDNIGHT - 3 * H, MIDNIGHT + 30 * D + 2 * H, "buy", events);
+        expect(text.split("FROM events_rollup").length - 1, `${groupBy} ${events}`).toBe(1);
+        expect(text, `${groupBy} ${events}`).not.toContain("events_hourly");
+      }
+    }
   });
 
-  it("gives hour groups over all events a total of their own from the daily states", async () => {
-    const hour = await sqlFor("hour", MIDNIGHT - 2 * H, MIDNIGHT + 30 * D);
-    expect(hour).toContain(
-      "SELECT 0 AS t, toUInt32(toUnixTimestamp(bucket)) AS g, events, users AS u FROM events_rollup WHERE kind = 'hour'",
+  it("answers exactly from whole days' daily rows and partial days' hourly ones, never weekly rows (they hold no uniq states)", async () => {
+    expect([estimatorFor(EXACT_UNIQUES_MAX_EVENTS), estimatorFor(EXACT_UNIQUES_MAX_EVENTS + 1)]).toEqual(["exact", "sketch"]);
+    const day = await sqlFor("day", MIDNIGHT - 3 * H, MIDNIGHT + 30 * D, "buy");
+    expect(day).toContain(
+      `SELECT 0 AS t, toUInt32(intDiv(toUnixTimestamp(bucket), 86400) * 86400) AS g, events, users AS u FROM events_rollup WHERE name = 'buy' AND ((kind = 'day' AND (${spans([MIDNIGHT, MIDNIGHT + 30 * D])})) OR (kind = 'hour' AND (${spans([MIDNIGHT - 3 * H, MIDNIGHT])})))`,
     );
-    expect(hour).toContain("SELECT 1 AS t, toUInt32(0) AS g, events, users AS u FROM events_rollup WHERE kind = 'day'");
-    expect(hour).toContain("SELECT 1 AS t, toUInt32(0) AS g, events, users AS u FROM events_rollup WHERE kind = 'hour'");
-    expect(hour).toContain("uniqMergeIf(s, t = 1)");
+    const channel = await sqlFor("channel", ...thirtyDays);
+    expect(channel).toContain(`WHERE name = '' AND ((kind = 'day_channel' AND (${spans([MIDNIGHT, MIDNIGHT + 30 * D])})))`);
+    for (const text of [day, channel, await sqlFor("campaign", ...thirtyDays)]) {
+      expect(text).toContain("uniqMergeState(u)");
+      expect(text).not.toContain("week");
+      expect(text).not.toContain("users_hll");
+    }
+  });
+
+  it("gives exact hour groups over all events a total of their own from the daily states", async () => {
+    const hour = await sqlFor("hour", MIDNIGHT - 2 * H, MIDNIGHT + 30 * D);
     // The hour groups' days and edges are one span: one condition, not three ORed.
     expect(hour).toContain(
-      `WHERE kind = 'hour' AND name = '' AND ((bucket >= toDateTime(${MIDNIGHT - 2 * H}) AND bucket < toDateTime(${MIDNIGHT + 30 * D}))) UNION ALL`,
+      `SELECT 0 AS t, toUInt32(toUnixTimestamp(bucket)) AS g, events, users AS u FROM events_rollup WHERE name = '' AND ((kind = 'hour' AND (${spans([MIDNIGHT - 2 * H, MIDNIGHT + 30 * D])})))`,
     );
+    expect(hour).toContain(
+      `SELECT 1 AS t, toUInt32(0) AS g, events, users AS u FROM events_rollup WHERE name = '' AND ((kind = 'day' AND (${spans([MIDNIGHT, MIDNIGHT + 30 * D])})) OR (kind = 'hour' AND (${spans([MIDNIGHT - 2 * H, MIDNIGHT])})))`,
+    );
+    expect(hour).toContain("uniqMergeIf(s, t = 1)");
     for (const own of [await sqlFor("hour", MIDNIGHT + H, MIDNIGHT + 5 * H), await sqlFor("hour", ...thirtyDays, "buy")]) {
       expect(own).not.toContain("kind = 'day'");
       expect(own).toContain("uniqMergeIf(s, t = 0)");
     }
   });
 
-  it("reads the partial days of channel and campaign requests from their hourly rollups, for the requested name only", async () => {
-    const channel = await sqlFor("channel", MIDNIGHT - 3 * H, MIDNIGHT + D + 4 * H, "it's");
-    expect(channel).toContain("kind = 'day_channel' AND name = 'it\\'s'");
+  it("reads channel and campaign sketches from weekly rows for whole weeks, daily ones around them and hourly ones for partial days", async () => {
+    const channel = await sqlFor("channel", MIDNIGHT - 3 * H, MIDNIGHT + 30 * D + 4 * H, "it's", sketched);
     expect(channel).toContain(
-      `value AS g, events, users AS u FROM events_rollup WHERE kind = 'hour_channel' AND name = 'it\\'s' AND ((bucket >= toDateTime(${MIDNIGHT - 3 * H}) AND bucket < toDateTime(${MIDNIGHT})) OR (bucket >= toDateTime(${MIDNIGHT + D}) AND bucket < toDateTime(${MIDNIGHT + D + 4 * H})))`,
+      `FROM events_rollup WHERE name = 'it\\'s' AND ((kind = 'week_channel' AND (${spans([MONDAY, MONDAY + 28 * D])})) OR (kind = 'day_channel' AND (${spans([MIDNIGHT, MONDAY], [MONDAY + 28 * D, MIDNIGHT + 30 * D])})) OR (kind = 'hour_channel' AND (${spans([MIDNIGHT - 3 * H, MIDNIGHT], [MIDNIGHT + 30 * D, MIDNIGHT + 30 * D + 4 * H])})))`,
     );
-    const campaign = await sqlFor("campaign", MIDNIGHT + H, MIDNIGHT + 2 * H);
-    expect(campaign).toContain("value AS g, events, users AS u FROM events_rollup WHERE kind = 'hour_campaign' AND name = ''");
+    const campaign = await sqlFor("campaign", MIDNIGHT + H, MIDNIGHT + 2 * H, undefined, sketched);
+    expect(campaign).toContain(`WHERE name = '' AND ((kind = 'hour_campaign' AND (${spans([MIDNIGHT + H, MIDNIGHT + 2 * H])})))`);
     expect(campaign).not.toContain("day_campaign");
-    for (const sql of [channel, campaign]) expect(sql).not.toContain("events_hourly");
+    expect(campaign).not.toContain("week_campaign");
   });
 
-  it("merges the uniq states up to the exact limit and the HyperLogLog sketches above it, for every grouping", async () => {
-    expect([estimatorFor(EXACT_UNIQUES_MAX_EVENTS), estimatorFor(EXACT_UNIQUES_MAX_EVENTS + 1)]).toEqual(["exact", "sketch"]);
-    for (const groupBy of ["hour", "day", "channel", "campaign"] as const) {
-      const [from, to] = [MIDNIGHT - 2 * H, MIDNIGHT + 30 * D + H];
-      const exact = await sqlFor(groupBy, from, to, undefined, EXACT_UNIQUES_MAX_EVENTS);
-      expect(exact, groupBy).toContain("uniqMergeState(u)");
-      expect(exact, groupBy).not.toContain("users_hll");
-      const sketch = await sqlFor(groupBy, from, to, undefined, EXACT_UNIQUES_MAX_EVENTS + 1);
-      expect(sketch, groupBy).toContain("uniqHLL12MergeIf(u, 0)");
-      expect(sketch, groupBy).toContain("finalizeAggregation(users_hll) AS f FROM events_rollup");
+  it("merges day, channel and campaign sketches per group and the total from the groups' merged sketches", async () => {
+    for (const groupBy of ["day", "channel", "campaign"] as const) {
+      const sketch = await sqlFor(groupBy, MIDNIGHT - 2 * H, MIDNIGHT + 30 * D + H, undefined, sketched);
+      expect(sketch, groupBy).toContain("uniqHLL12MergeState(users_hll) AS s");
+      expect(sketch, groupBy).toContain("groupArray(finalizeAggregation(s)) AS us, sum(e) AS te, uniqHLL12Merge(s) AS tu");
+      expect(sketch, groupBy).not.toContain("CROSS JOIN");
       expect(sketch, groupBy).not.toContain("users AS u");
-      // The total is merged on its own from the whole days' daily sketches and the edge hours', joined to the groups.
-      expect(sketch, groupBy).toContain("CROSS JOIN (SELECT countMerge(events) AS te, uniqHLL12Merge(u) AS tu FROM (");
-      const noGroup = groupBy === "hour" || groupBy === "day" ? "toUInt32(0)" : "''";
-      expect(sketch, groupBy).toContain(
-        `SELECT 1 AS t, ${noGroup} AS g, events, users_hll AS u FROM events_rollup WHERE kind = 'day'`,
-      );
-      expect(sketch, groupBy).toContain(
-        `SELECT 1 AS t, ${noGroup} AS g, events, users_hll AS u FROM events_rollup WHERE kind = 'hour'`,
-      );
     }
+    // A day series reads each day: weeks would merge seven days into one group.
+    expect(await sqlFor("day", ...thirtyDays, undefined, sketched)).not.toContain("week");
   });
 
-  it("merges the sketches of the total and of the groups the counts found with several rows only", async () => {
-    const sketch = await sqlFor("channel", MIDNIGHT, MIDNIGHT + D, undefined, EXACT_UNIQUES_MAX_EVENTS + 1, ["web", "it's"]);
-    expect(sketch).toContain("uniqHLL12MergeIf(u, g IN ('web', 'it\\'s'))");
-    expect(sketch).toContain("uniqHLL12Merge(u) AS tu");
-  });
-
-  it("merges every group's sketches without finalizing each row when the counts found every group with several rows", async () => {
-    const sketch = await sqlFor("channel", MIDNIGHT, MIDNIGHT + 30 * D, undefined, EXACT_UNIQUES_MAX_EVENTS + 1, "all");
-    expect(sketch).toContain("uniqHLL12Merge(u) AS n");
-    expect(sketch).not.toContain("finalizeAggregation");
-    expect(sketch).not.toContain("MergeIf");
-  });
-
-  it("answers a sketched request again merging every group when a group gained a row since the counts", async () => {
-    const db = fakeClickHouse((text) =>
-      text.includes("uniqHLL12MergeIf")
-        ? [{ gs: [MIDNIGHT + H], es: ["9"], us: ["0"], te: "9", tu: "0", races: "1" }]
-        : [{ gs: [MIDNIGHT + H], es: ["9"], us: ["4"], te: "9", tu: "4", races: "0" }],
+  it("finalizes a sketched hour series' rows as read and merges its total in a query of its own from weeks, days and edge hours", async () => {
+    const { groups, total } = await hourSqlFor(MIDNIGHT - 2 * H, MIDNIGHT + 30 * D + H);
+    expect(groups).toBe(
+      `SELECT groupArray(toUInt32(toUnixTimestamp(bucket))) AS gs, groupArray(finalizeAggregation(events)) AS es, groupArray(finalizeAggregation(users_hll)) AS us FROM events_rollup WHERE name = '' AND ((kind = 'hour' AND (${spans([MIDNIGHT - 2 * H, MIDNIGHT + 30 * D + H])})))`,
     );
+    expect(total).toBe(
+      `SELECT countMerge(events) AS te, uniqHLL12Merge(users_hll) AS tu FROM events_rollup WHERE name = '' AND ((kind = 'week' AND (${spans([MONDAY, MONDAY + 28 * D])})) OR (kind = 'day' AND (${spans([MIDNIGHT, MONDAY], [MONDAY + 28 * D, MIDNIGHT + 30 * D])})) OR (kind = 'hour' AND (${spans([MIDNIGHT - 2 * H, MIDNIGHT], [MIDNIGHT + 30 * D, MIDNIGHT + 30 * D + H])})))`,
+    );
+  });
+
+  it("merges the hours read as several rows in a second query over those hours alone, and keeps the others as read", async () => {
+    const db = fakeClickHouse((text) => {
+      if (text.includes("AS te")) return [{ te: "21", tu: "8" }];
+      if (text.includes("uniqHLL12Merge")) return [{ gs: [MIDNIGHT + H], es: ["12"], us: ["5"] }];
+      return [
+        { gs: [MIDNIGHT + 2 * H, MIDNIGHT + H, MIDNIGHT, MIDNIGHT + H], es: ["3", "5", "6", "7"], us: ["2", "4", "3", "3"] },
+      ];
+    });
     const result = await queryMetrics(
       db,
-      { ...range(MIDNIGHT, MIDNIGHT + 2 * H), groupBy: "hour" },
-      { events: EXACT_UNIQUES_MAX_EVENTS + 1, multiRowGroups: [] },
+      { ...range(MIDNIGHT, MIDNIGHT + 3 * H), groupBy: "hour", eventName: "buy" },
+      { events: sketched },
     );
-    expect(db.seen).toHaveLength(2);
-    expect(db.seen[1]).toContain("uniqHLL12Merge(u) AS n");
-    expect([result.total_events, result.unique_users, result.data[1]?.unique_users]).toEqual([9, 4, 4]);
-    expect(result.data[0]).toEqual({ group: "2026-02-01T00:00:00Z", total_events: 0, unique_users: 0 });
+    expect(db.seen).toHaveLength(3);
+    expect((db.seen[2] ?? "").replace(/\s+/g, " ")).toContain(
+      `WHERE name = 'buy' AND ((kind = 'hour' AND (${spans([MIDNIGHT + H, MIDNIGHT + 2 * H])}))) GROUP BY g`,
+    );
+    expect([result.total_events, result.unique_users]).toEqual([21, 8]);
+    expect(result.data.map((group) => [group.total_events, group.unique_users])).toEqual([
+      [6, 3],
+      [12, 5],
+      [3, 2],
+    ]);
   });
 
   it("does not query an empty range", async () => {
-    const db = fakeClickHouse();
-    const result = await queryMetrics(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "hour" }, { events: 0, multiRowGroups: [] });
-    expect(db.seen).toEqual([]);
-    expect([result.total_events, result.unique_users, result.data]).toEqual([0, 0, []]);
+    for (const groupBy of GROUP_BY) {
+      for (const events of [0, sketched]) {
+        const db = fakeClickHouse();
+        const result = await queryMetrics(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy }, { events });
+        expect(db.seen, groupBy).toEqual([]);
+        expect([result.total_events, result.unique_users, result.data], groupBy).toEqual([0, 0, []]);
+      }
+    }
   });
 });
 
 describe("answerMetrics (no counts read first)", () => {
   const sketched = (te: number) => [{ gs: [MIDNIGHT + H, MIDNIGHT], es: ["5", "7"], us: ["3", "4"], te: String(te), tu: "6" }];
 
-  it("answers a range above the exact limit with one sketched query and versions it by its own group counts", async () => {
+  it("answers a range above the exact limit with one sketched read and versions it by its own group counts", async () => {
     const db = fakeClickHouse(() => sketched(EXACT_UNIQUES_MAX_EVENTS + 1));
     const { metrics, version } = await answerMetrics(db, { ...range(MIDNIGHT, MIDNIGHT + 2 * H), groupBy: "hour" });
-    expect(db.seen).toHaveLength(1);
-    expect(db.seen[0]).toContain("uniqHLL12MergeIf(u, 0)");
+    // An hour series' groups and total, read at once.
+    expect(db.seen).toHaveLength(2);
+    expect(db.seen[0]).toContain("groupArray(finalizeAggregation(users_hll)) AS us");
     expect(version).toBe(`${MIDNIGHT}:7,${MIDNIGHT + H}:5`);
     expect([metrics.total_events, metrics.unique_users, metrics.data.map((g) => g.unique_users)]).toEqual([
       EXACT_UNIQUES_MAX_EVENTS + 1,
@@ -181,24 +222,13 @@ describe("answerMetrics (no counts read first)", () => {
     ]);
   });
 
-  it("merges channel and campaign groups from the start", async () => {
-    for (const groupBy of ["channel", "campaign"] as const) {
+  it("merges day, channel and campaign groups in the one query, partial days included", async () => {
+    for (const groupBy of ["day", "channel", "campaign"] as const) {
       const db = fakeClickHouse(() => sketched(EXACT_UNIQUES_MAX_EVENTS + 1));
-      await answerMetrics(db, { ...range(MIDNIGHT, MIDNIGHT + 30 * D), groupBy });
+      await answerMetrics(db, { ...range(MIDNIGHT - 5 * H, MIDNIGHT + 30 * D + 3 * H), groupBy });
       expect(db.seen).toHaveLength(1);
-      expect(db.seen[0], groupBy).toContain("uniqHLL12Merge(u) AS n");
+      expect(db.seen[0], groupBy).toContain("uniqHLL12MergeState(users_hll)");
     }
-  });
-
-  it("merges the partial days of a day series from the start, so they cost no second query", async () => {
-    const db = fakeClickHouse(() => sketched(EXACT_UNIQUES_MAX_EVENTS + 1));
-    await answerMetrics(db, { ...range(MIDNIGHT - 5 * H, MIDNIGHT + 2 * D + 3 * H), groupBy: "day" });
-    expect(db.seen).toHaveLength(1);
-    expect(db.seen[0]).toContain(`uniqHLL12MergeIf(u, g IN (${MIDNIGHT - D}, ${MIDNIGHT + 2 * D}))`);
-    expect(knownMultiRowGroups({ ...range(MIDNIGHT, MIDNIGHT + 2 * D), groupBy: "day" })).toEqual([]);
-    expect(knownMultiRowGroups({ ...range(MIDNIGHT + H, MIDNIGHT + 3 * H), groupBy: "day" })).toEqual([MIDNIGHT]);
-    expect(knownMultiRowGroups({ ...range(MIDNIGHT - 5 * H, MIDNIGHT + 2 * D), groupBy: "hour" })).toEqual([]);
-    expect(knownMultiRowGroups({ ...range(MIDNIGHT, MIDNIGHT + H), groupBy: "campaign" })).toBe("all");
   });
 
   it("replaces the sketched answer with the exact one when the range holds at most the exact limit", async () => {
@@ -218,10 +248,10 @@ describe("answerMetrics (no counts read first)", () => {
 });
 
 describe("queryMetricsCounts", () => {
-  it("reads the group rows' counts only: the range's events, a version, and the groups with several rows", async () => {
-    const db = fakeClickHouse(() => [{ gs: [7200, 3600], es: ["7", "5"], ns: ["3", "1"] }]);
+  it("reads the group rows' counts only: the range's events and a version", async () => {
+    const db = fakeClickHouse(() => [{ gs: [7200, 3600], es: ["7", "5"] }]);
     const counts = await queryMetricsCounts(db, { ...range(MIDNIGHT - 2 * H, MIDNIGHT + 2 * D), groupBy: "hour" });
-    expect(counts).toEqual({ version: "3600:5,7200:7", events: 12, multiRowGroups: [7200] });
+    expect(counts).toEqual({ version: "3600:5,7200:7", events: 12 });
     const text = (db.seen[0] ?? "").replace(/\s+/g, " ");
     expect(text).not.toContain("users");
     // Hour groups over all events: their total's daily rows are not read for the counts.
@@ -229,19 +259,16 @@ describe("queryMetricsCounts", () => {
     expect(text).not.toContain("kind = 'day'");
   });
 
-  it("names every group as multi-row when each has several rows (a channel's row per day)", async () => {
-    const db = fakeClickHouse(() => [{ gs: ["web", "api"], es: ["7", "5"], ns: ["30", "30"] }]);
+  it("reads the rows a sketched answer reads: weekly ones for whole weeks", async () => {
+    const db = fakeClickHouse(() => [{ gs: ["web", "api"], es: ["7", "5"] }]);
     const counts = await queryMetricsCounts(db, { ...range(MIDNIGHT, MIDNIGHT + 30 * D), groupBy: "channel" });
-    expect(counts).toEqual({ version: "api:5,web:7", events: 12, multiRowGroups: "all" });
+    expect(counts).toEqual({ version: "api:5,web:7", events: 12 });
+    expect(db.seen[0]).toContain("kind = 'week_channel'");
   });
 
   it("reads nothing for an empty range", async () => {
     const db = fakeClickHouse();
-    expect(await queryMetricsCounts(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "day" })).toEqual({
-      version: "",
-      events: 0,
-      multiRowGroups: [],
-    });
+    expect(await queryMetricsCounts(db, { ...range(MIDNIGHT, MIDNIGHT), groupBy: "day" })).toEqual({ version: "", events: 0 });
     expect(db.seen).toEqual([]);
   });
 });

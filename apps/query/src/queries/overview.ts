@@ -1,7 +1,7 @@
 import { type ClickHouse, raw, type SqlFragment, sql } from "@sluice/clickhouse";
 import { z } from "zod";
 import { bucketStarts, HOUR_MS, isoSeconds, type TimeRange } from "../params/time";
-import { answerMetrics, coveringRollups, estimatorFor } from "./metrics";
+import { answerMetricsUnversioned, coveringRollups, estimatorFor } from "./metrics";
 
 /** How far back the live ingest rate looks. */
 export const INGEST_WINDOW_MS = 60_000;
@@ -40,7 +40,7 @@ export async function queryOverview(db: ClickHouse, range: TimeRange, now: numbe
                  WHERE kind = 'hour_channel' AND name = '' AND bucket >= ${from} AND bucket < ${to} GROUP BY h, channel`),
     db.query(sql`SELECT name AS event_name, countMerge(events) AS e FROM events_rollup WHERE name != '' AND (${cover})
                  GROUP BY name ORDER BY e DESC, event_name LIMIT ${topN}`),
-    answerMetrics(db, { ...range, groupBy: "day" }),
+    answerMetricsUnversioned(db, { ...range, groupBy: "day" }),
     db.query(sql`SELECT count() AS c FROM events
                  WHERE timestamp >= toDateTime(${Math.floor((now - INGEST_EVENT_AGE_MS) / 1000)})
                    AND received_at_ms >= ${now - INGEST_WINDOW_MS}`),
@@ -50,7 +50,7 @@ export async function queryOverview(db: ClickHouse, range: TimeRange, now: numbe
     db,
     cover,
     topEvents.map((row) => row.event_name),
-    estimatorFor(answer.metrics.total_events),
+    estimatorFor(answer.total_events),
   );
   const starts = bucketStarts(range, HOUR_MS);
   const index = new Map(starts.map((start, i) => [start, i]));
@@ -73,8 +73,8 @@ export async function queryOverview(db: ClickHouse, range: TimeRange, now: numbe
   return {
     from: isoSeconds(range.fromMs),
     to: isoSeconds(range.toMs),
-    total_events: answer.metrics.total_events,
-    unique_users: answer.metrics.unique_users,
+    total_events: answer.total_events,
+    unique_users: answer.unique_users,
     hours: starts.map(isoSeconds),
     channels,
     top_events: topEvents.map((row) => ({

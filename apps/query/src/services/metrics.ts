@@ -3,7 +3,14 @@ import type { ClickHouse } from "@sluice/clickhouse";
 import { LIMITS } from "@sluice/events";
 import { metricsRange } from "../params/time";
 import { readFromClickHouse } from "../queries/guard";
-import { answerMetrics, GROUP_BY, type Metrics, queryMetrics, queryMetricsCounts } from "../queries/metrics";
+import {
+  answerMetrics,
+  answerMetricsUnversioned,
+  GROUP_BY,
+  type Metrics,
+  queryMetrics,
+  queryMetricsCounts,
+} from "../queries/metrics";
 import { instantParam } from "../routes/schemas";
 import type { MetricsCache } from "./metrics-cache";
 
@@ -32,7 +39,7 @@ export async function getMetrics(deps: MetricsDeps, params: MetricsParams, now: 
   const query = { ...range, eventName: params.event_name, groupBy: params.group_by };
   const { db, cache } = deps;
   return await readFromClickHouse(async () => {
-    if (cache === undefined) return (await answerMetrics(db, query)).metrics;
+    if (cache === undefined) return await answerMetricsUnversioned(db, query);
     const key = JSON.stringify([query.groupBy, query.eventName ?? null, query.fromMs, query.toMs]);
     const first = cache.firstAnswer(key, () => answerMetrics(db, query));
     if (first !== undefined) return await first;
