@@ -37,6 +37,7 @@ export default defineConfig({
           exclude: [IMAGE_REPLAY, "**/node_modules/**"],
           environment: "node",
           fileParallelism: true,
+          globalSetup: ["test/sweep-topics.ts"],
           maxWorkers: 3,
           // The files isolate themselves by names (topics, groups, databases), not by module state, so
           // they share each worker's module cache too: the per-file imports were ~20 % of its CPU.

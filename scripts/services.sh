@@ -107,7 +107,9 @@ wait_clickhouse() {
 }
 
 wait_kafka() {
-  for _ in $(seq 1 600); do
+  # A broker with many leftover partitions loads its logs for over a minute before it listens, so
+  # the wait is long; a broker that exits stops it at once.
+  for _ in $(seq 1 3000); do
     if port_open "$KAFKA_PORT"; then
       # The port opens before the broker has finished recovering; the topic tool waits for metadata.
       (cd "$ROOT" && KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" pnpm -s exec tsx packages/kafka/src/cli/ensure-topics.ts) && { log "kafka ready"; return; }
@@ -119,7 +121,7 @@ wait_kafka() {
     fi
     sleep 0.1
   done
-  die "kafka did not open port $KAFKA_PORT within 60 s"
+  die "kafka did not open port $KAFKA_PORT within 300 s"
 }
 
 stop_pid() { # name pidfile

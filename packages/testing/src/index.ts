@@ -2,9 +2,9 @@ import { fileURLToPath } from "node:url";
 import { type ClickHouse, createClickHouse, ensureDatabase, identifier, loadMigrations, migrate, sql } from "@sluice/clickhouse";
 import { createKafka, type Kafka } from "@sluice/kafka";
 import { createLogger } from "@sluice/logger";
-import { uniqueName } from "./names";
+import { isStaleTestName, uniqueName } from "./names";
 
-export { uniqueName } from "./names";
+export { isStaleTestName, uniqueName } from "./names";
 export * from "./private-services";
 
 // Integration tests reach the services `make services` started; these variables let CI point elsewhere.
@@ -53,6 +53,23 @@ export async function createTestTopic(kafka: Kafka, prefix = "test", partitions 
     await admin.disconnect();
   }
   return topic;
+}
+
+/**
+ * Deletes the topics earlier test runs made and left (a killed run skips its cleanup, and most
+ * files keep theirs for inspection); each leftover partition slows the broker's next start.
+ */
+export async function deleteStaleTestTopics(kafka: Kafka, maxAgeMs: number): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const now = Date.now();
+    const stale = (await admin.listTopics()).filter((topic) => isStaleTestName(topic, now, maxAgeMs));
+    if (stale.length > 0) await admin.deleteTopics({ topics: stale, timeout: 60_000 });
+    return stale;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export interface TestDatabase {
