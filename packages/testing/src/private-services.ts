@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -9,17 +10,46 @@ const run = promisify(execFile);
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
 const SERVICES = `${REPO}/scripts/services.sh`;
 
-/** A free TCP port on loopback, picked by the kernel. */
-export async function freePort(): Promise<number> {
+/** The lowest port the kernel hands out as the local end of outgoing connections. */
+function ephemeralLow(): number {
+  try {
+    const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/);
+    return Number(low) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+const LISTEN_PORTS_FROM = 10_000;
+
+function tryListen(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.once("error", (error: NodeJS.ErrnoException) => (error.code === "EADDRINUSE" ? resolve(undefined) : reject(error)));
+    server.listen(port, "127.0.0.1", () => {
       const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
+      const bound = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A free TCP port on loopback for a server a test starts later. It is picked below the kernel's
+ * ephemeral range: a port from that range, free when checked, was taken by an outgoing connection's
+ * local end before the server bound it (CI failed with EADDRINUSE that way).
+ */
+export async function freePort(): Promise<number> {
+  const below = ephemeralLow();
+  if (below - LISTEN_PORTS_FROM >= 1_000) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = await tryListen(LISTEN_PORTS_FROM + Math.floor(Math.random() * (below - LISTEN_PORTS_FROM)));
+      if (port !== undefined) return port;
+    }
+  }
+  const port = await tryListen(0);
+  if (port === undefined) throw new Error("no free port on loopback");
+  return port;
 }
 
 /**
