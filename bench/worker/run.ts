@@ -141,9 +141,27 @@ function servicePid(name: string): number {
     return 0;
   }
 }
-/** CPU seconds the phase's own child processes and the shared ClickHouse and Kafka used while `run` ran. */
+/** ClickHouse's running totals of merge work (server-wide; the box runs nothing else during a bench). */
+async function mergeTotals() {
+  const db = createClickHouse({ url: services.clickhouseUrl, username: "default", password: "", database: "default" });
+  try {
+    const rows = await db.query<{ event: string; value: string }>(
+      sql`SELECT event, value FROM system.events WHERE event IN ('MergedRows', 'MergesTimeMilliseconds')`,
+    );
+    const value = (event: string) => Number(rows.find((row) => row.event === event)?.value ?? 0);
+    return { rows: value("MergedRows"), ms: value("MergesTimeMilliseconds") };
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * CPU seconds the phase's own child processes and the shared ClickHouse and Kafka used while `run` ran,
+ * and the rows ClickHouse merged meanwhile with the time its merges took (thread time, not CPU).
+ */
 async function measureCpu<T>(run: () => Promise<T>) {
   const [clickhouse, kafka] = [servicePid("clickhouse"), servicePid("kafka")];
+  const merges = await mergeTotals();
   const before = { child: cpuSeconds("self", "children"), clickhouse: cpuSeconds(clickhouse), kafka: cpuSeconds(kafka) };
   const result = await run();
   const cpu = {
@@ -151,7 +169,8 @@ async function measureCpu<T>(run: () => Promise<T>) {
     clickhouse_s: Number((cpuSeconds(clickhouse) - before.clickhouse).toFixed(2)),
     kafka_s: Number((cpuSeconds(kafka) - before.kafka).toFixed(2)),
   };
-  return { result, cpu };
+  const mergesAfter = await mergeTotals();
+  return { result, cpu: { ...cpu, merged_rows: mergesAfter.rows - merges.rows, merges_s: (mergesAfter.ms - merges.ms) / 1000 } };
 }
 
 /**
@@ -309,7 +328,8 @@ try {
   log(
     `ClickHouse inside the worker's ${workerInserts.inserts} INSERTs: CPU ${workerInserts.cpu_s} s over ${workerInserts.wall_s} s of wall time ` +
       `(the ceiling's: ${ceilingInserts.cpu_s} s over ${ceilingInserts.wall_s} s); ` +
-      `outside them (merges, other users): ${(workerCpu.clickhouse_s - workerInserts.cpu_s).toFixed(2)} s; load average ${load()}`,
+      `outside them (merges, other users): ${(workerCpu.clickhouse_s - workerInserts.cpu_s).toFixed(2)} s; ` +
+      `merges: ${workerCpu.merged_rows} rows in ${workerCpu.merges_s} s (the ceiling's: ${ceilingCpu.merged_rows + settleCpu.merged_rows} rows); load average ${load()}`,
   );
   const result = {
     at: new Date().toISOString(),
