@@ -18,6 +18,11 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const PARTITIONS = 6;
 const TIMEOUT_MS = 240_000;
 const CEILING_BLOCK_ROWS = 250_000;
+/** ClickHouse settings for both phases' inserts (`name=value,…`), so a setting is tried on both sides alike. */
+const INSERT_SETTINGS = (process.env.BENCH_INSERT_SETTINGS ?? "")
+  .split(",")
+  .filter(Boolean)
+  .map((pair) => pair.split("=") as [string, string]);
 
 type Event = Parameters<typeof toEventRow>[0];
 const CHANNELS = ["web", "mobile", "api", "email", "push"] as const;
@@ -108,6 +113,7 @@ async function ceiling(file: string, database: string): Promise<number> {
         `--max_insert_block_size=${CEILING_BLOCK_ROWS}`,
         `--min_insert_block_size_rows=${CEILING_BLOCK_ROWS}`,
         "--log_queries=1",
+        ...INSERT_SETTINGS.map(([name, value]) => `--${name}=${value}`),
         "--query",
         "INSERT INTO events FORMAT JSONEachRow",
       ],
@@ -234,7 +240,7 @@ async function workerRun(topic: string, database: string, count: () => Promise<n
     KAFKA_DLQ_TOPIC: `${topic}.dlq`,
     KAFKA_GROUP_ID: uniqueName("bench-worker"),
     // Logged queries let the run tell ClickHouse's CPU inside the worker's INSERTs from merges and other users.
-    CLICKHOUSE_URL: `${services.clickhouseUrl}/?clickhouse_setting_log_queries=1`,
+    CLICKHOUSE_URL: `${services.clickhouseUrl}/?${[["log_queries", "1"], ...INSERT_SETTINGS].map(([name, value]) => `clickhouse_setting_${name}=${value}`).join("&")}`,
     CLICKHOUSE_DATABASE: database,
     SERVER_PORT: String(await freePort()),
     METRICS_PORT: String(await freePort()),
@@ -339,6 +345,7 @@ try {
     load_average: loadavg().map((load) => Number(load.toFixed(2))),
     ceiling: {
       tool: `clickhouse-client JSONEachRow, blocks of ${CEILING_BLOCK_ROWS} rows`,
+      insert_settings: Object.fromEntries(INSERT_SETTINGS),
       ms: ceilingMs,
       rows: ceilingRows,
       rows_per_s: Math.round(ceilingRate),
