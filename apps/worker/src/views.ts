@@ -1,5 +1,52 @@
 import { type ClickHouse, EVENT_COLUMNS, identifier, join, raw, type SqlFragment, sql } from "@sluice/clickhouse";
 
+/** The Monday 00:00 UTC that starts an event's week, as 0006_weekly_rollups.sql computes it. */
+const WEEK_BUCKET = "toDateTime(intDiv(toUInt32(timestamp) + 259200, 604800) * 604800 - 259200)";
+
+/** The states of events_hourly and of every events_rollup view; `users` is an empty state in the weekly one. */
+function rollupStates(users = "uniqState(user_id)"): ViewColumn[] {
+  return [
+    { column: "events", expr: "countState()" },
+    { column: "users", expr: users },
+    { column: "users_hll", expr: "uniqHLL12State(user_id)" },
+  ];
+}
+
+/**
+ * A view into events_rollup: rows of `kinds` (an arrayJoin over kind names), each once per event name
+ * and once for all events (name ''). Counting the all-events groups would read whole buckets of every
+ * event; the per-name rows of `probeKind`, whose bucket is `probeBucket`, tell as much through both
+ * primary keys.
+ */
+function rollupView(
+  view: string,
+  spec: { kinds: string; bucket: string; value: string; users?: string; probeKind: string; probeBucket: string },
+): AggregateView {
+  return {
+    kind: "aggregate",
+    view,
+    target: "events_rollup",
+    keys: [
+      { column: "kind", expr: spec.kinds },
+      { column: "name", expr: "arrayJoin([CAST(event_name AS String), ''])" },
+      { column: "bucket", expr: spec.bucket },
+      { column: "value", expr: spec.value },
+    ],
+    states: rollupStates(spec.users),
+    check: {
+      kind: "count",
+      column: "events",
+      probe: {
+        where: `kind = '${spec.probeKind}'`,
+        keys: [
+          { column: "name", expr: "CAST(event_name AS String)" },
+          { column: "bucket", expr: spec.probeBucket },
+        ],
+      },
+    },
+  };
+}
+
 /**
  * The materialized views that read FROM `events`, described so the worker can check and replay each
  * one for rows that landed in `events` while the view missed them (an insert cut between the raw part
@@ -8,9 +55,6 @@ import { type ClickHouse, EVENT_COLUMNS, identifier, join, raw, type SqlFragment
  * over the same rows the view was fed and requires identical targets, and fails while a view on
  * `events` has no entry here. Adding a view = adding its entry.
  */
-/** The Monday 00:00 UTC that starts an event's week, as 0006_weekly_rollups.sql computes it. */
-const WEEK_BUCKET = "toDateTime(intDiv(toUInt32(timestamp) + 259200, 604800) * 604800 - 259200)";
-
 export const VIEWS: readonly ViewSpec[] = [
   {
     kind: "rows",
@@ -24,11 +68,7 @@ export const VIEWS: readonly ViewSpec[] = [
     view: "events_hourly_mv",
     target: "events_hourly",
     keys: [{ column: "hour", expr: "toStartOfHour(timestamp)" }, ...same("event_name", "channel", "campaign_id")],
-    states: [
-      { column: "events", expr: "countState()" },
-      { column: "users", expr: "uniqState(user_id)" },
-      { column: "users_hll", expr: "uniqHLL12State(user_id)" },
-    ],
+    states: rollupStates(),
     check: { kind: "count", column: "events" },
   },
   {
@@ -39,97 +79,28 @@ export const VIEWS: readonly ViewSpec[] = [
     states: [{ column: "max_offset", expr: "maxState(kafka_offset)" }],
     check: { kind: "max", merged: "maxMerge(max_offset)", raw: "max(kafka_offset)" },
   },
-  {
-    kind: "aggregate",
-    view: "events_rollup_mv",
-    target: "events_rollup",
-    keys: [
-      { column: "kind", expr: "arrayJoin(['hour', 'day', 'day_channel', 'day_campaign'])" },
-      { column: "name", expr: "arrayJoin([CAST(event_name AS String), ''])" },
-      {
-        column: "bucket",
-        expr: "if(kind = 'hour', toStartOfHour(timestamp), toDateTime(intDiv(toUInt32(timestamp), 86400) * 86400))",
-      },
-      { column: "value", expr: "multiIf(kind = 'day_channel', CAST(channel AS String), kind = 'day_campaign', campaign_id, '')" },
-    ],
-    states: [
-      { column: "events", expr: "countState()" },
-      { column: "users", expr: "uniqState(user_id)" },
-      { column: "users_hll", expr: "uniqHLL12State(user_id)" },
-    ],
-    // Counting the all-events groups (name '') would read whole days of every event; the per-name hour
-    // rows of the same part tell as much, through both primary keys.
-    check: {
-      kind: "count",
-      column: "events",
-      probe: {
-        where: "kind = 'hour'",
-        keys: [
-          { column: "name", expr: "CAST(event_name AS String)" },
-          { column: "bucket", expr: "toStartOfHour(timestamp)" },
-        ],
-      },
-    },
-  },
-  {
-    kind: "aggregate",
-    view: "events_rollup_hourly_mv",
-    target: "events_rollup",
-    keys: [
-      { column: "kind", expr: "arrayJoin(['hour_channel', 'hour_campaign'])" },
-      { column: "name", expr: "arrayJoin([CAST(event_name AS String), ''])" },
-      { column: "bucket", expr: "toStartOfHour(timestamp)" },
-      { column: "value", expr: "if(kind = 'hour_channel', CAST(channel AS String), campaign_id)" },
-    ],
-    states: [
-      { column: "events", expr: "countState()" },
-      { column: "users", expr: "uniqState(user_id)" },
-      { column: "users_hll", expr: "uniqHLL12State(user_id)" },
-    ],
-    // As for events_rollup_mv: the per-name rows of one of its kinds tell whether the view saw the rows.
-    check: {
-      kind: "count",
-      column: "events",
-      probe: {
-        where: "kind = 'hour_channel'",
-        keys: [
-          { column: "name", expr: "CAST(event_name AS String)" },
-          { column: "bucket", expr: "toStartOfHour(timestamp)" },
-        ],
-      },
-    },
-  },
-  {
-    kind: "aggregate",
-    view: "events_rollup_weekly_mv",
-    target: "events_rollup",
-    keys: [
-      { column: "kind", expr: "arrayJoin(['week', 'week_channel', 'week_campaign'])" },
-      { column: "name", expr: "arrayJoin([CAST(event_name AS String), ''])" },
-      { column: "bucket", expr: WEEK_BUCKET },
-      {
-        column: "value",
-        expr: "multiIf(kind = 'week_channel', CAST(channel AS String), kind = 'week_campaign', campaign_id, '')",
-      },
-    ],
-    states: [
-      { column: "events", expr: "countState()" },
-      { column: "users", expr: "uniqStateIf(user_id, 0)" },
-      { column: "users_hll", expr: "uniqHLL12State(user_id)" },
-    ],
-    // As for events_rollup_mv: the per-name rows of one of its kinds tell whether the view saw the rows.
-    check: {
-      kind: "count",
-      column: "events",
-      probe: {
-        where: "kind = 'week'",
-        keys: [
-          { column: "name", expr: "CAST(event_name AS String)" },
-          { column: "bucket", expr: WEEK_BUCKET },
-        ],
-      },
-    },
-  },
+  rollupView("events_rollup_mv", {
+    kinds: "arrayJoin(['hour', 'day', 'day_channel', 'day_campaign'])",
+    bucket: "if(kind = 'hour', toStartOfHour(timestamp), toDateTime(intDiv(toUInt32(timestamp), 86400) * 86400))",
+    value: "multiIf(kind = 'day_channel', CAST(channel AS String), kind = 'day_campaign', campaign_id, '')",
+    probeKind: "hour",
+    probeBucket: "toStartOfHour(timestamp)",
+  }),
+  rollupView("events_rollup_hourly_mv", {
+    kinds: "arrayJoin(['hour_channel', 'hour_campaign'])",
+    bucket: "toStartOfHour(timestamp)",
+    value: "if(kind = 'hour_channel', CAST(channel AS String), campaign_id)",
+    probeKind: "hour_channel",
+    probeBucket: "toStartOfHour(timestamp)",
+  }),
+  rollupView("events_rollup_weekly_mv", {
+    kinds: "arrayJoin(['week', 'week_channel', 'week_campaign'])",
+    bucket: WEEK_BUCKET,
+    value: "multiIf(kind = 'week_channel', CAST(channel AS String), kind = 'week_campaign', campaign_id, '')",
+    users: "uniqStateIf(user_id, 0)",
+    probeKind: "week",
+    probeBucket: WEEK_BUCKET,
+  }),
   {
     kind: "rows",
     view: "events_by_user_mv",
