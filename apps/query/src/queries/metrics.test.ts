@@ -206,7 +206,9 @@ describe("queryMetrics routing", () => {
 });
 
 describe("answerMetrics (no counts read first)", () => {
-  const sketched = (te: number) => [{ gs: [MIDNIGHT + H, MIDNIGHT], es: ["5", "7"], us: ["3", "4"], te: String(te), tu: "6" }];
+  const sketched = (te: number, es = [te - 7, 7]) => [
+    { gs: [MIDNIGHT + H, MIDNIGHT], es: es.map(String), us: ["3", "4"], te: String(te), tu: "6" },
+  ];
 
   it("answers a range above the exact limit with one sketched read and versions it by its own group counts", async () => {
     const db = fakeClickHouse(() => sketched(EXACT_UNIQUES_MAX_EVENTS + 1));
@@ -214,12 +216,19 @@ describe("answerMetrics (no counts read first)", () => {
     // An hour series' groups and total, read at once.
     expect(db.seen).toHaveLength(2);
     expect(db.seen[0]).toContain("groupArray(finalizeAggregation(users_hll)) AS us");
-    expect(version).toBe(`${MIDNIGHT}:7,${MIDNIGHT + H}:5`);
+    expect(version).toBe(`${MIDNIGHT}:7,${MIDNIGHT + H}:${EXACT_UNIQUES_MAX_EVENTS - 6}`);
     expect([metrics.total_events, metrics.unique_users, metrics.data.map((g) => g.unique_users)]).toEqual([
       EXACT_UNIQUES_MAX_EVENTS + 1,
       6,
       [4, 3],
     ]);
+  });
+
+  it("reports no version when the total counts other events than the groups (an insert read between its views)", async () => {
+    const db = fakeClickHouse(() => sketched(EXACT_UNIQUES_MAX_EVENTS + 10, [EXACT_UNIQUES_MAX_EVENTS, 11]));
+    const { metrics, version } = await answerMetrics(db, { ...range(MIDNIGHT, MIDNIGHT + 2 * H), groupBy: "hour" });
+    expect(version).toBeUndefined();
+    expect(metrics.total_events).toBe(EXACT_UNIQUES_MAX_EVENTS + 10);
   });
 
   it("merges day, channel and campaign groups in the one query, partial days included", async () => {

@@ -326,13 +326,20 @@ export async function queryMetrics(db: ClickHouse, query: MetricsQuery, counts: 
 /**
  * The same answer as queryMetrics without a counts read before it, so most requests cost one query: the
  * sketched answer comes first and gives the range's events; at most EXACT_UNIQUES_MAX_EVENTS of them, the
- * exact answer replaces it. Hours are taken as single rows (their parts merged): an hour with several rows
- * answers NULL and the race fallback merges every hour. `version` is the answer's own group counts, as
- * queryMetricsCounts would have read them from the same rows.
+ * exact answer replaces it. `version` is the answer's own group counts, as queryMetricsCounts would have
+ * read them from the same rows, or undefined when the total counts other events than the groups: an hour
+ * series' total comes from weekly rows, which 18.16 feeds after the hourly ones of the same insert, so a
+ * read between the two sees the insert in its groups only, and that answer must not be kept under a
+ * version that already counts it.
  */
-export async function answerMetrics(db: ClickHouse, query: MetricsQuery): Promise<{ metrics: Metrics; version: string }> {
+export async function answerMetrics(
+  db: ClickHouse,
+  query: MetricsQuery,
+): Promise<{ metrics: Metrics; version: string | undefined }> {
   const result = await answerRows(db, query);
-  return { metrics: toMetrics(query, result), version: countsVersion(result.gs, result.es) };
+  const groupEvents = result.es.reduce((sum, events) => sum + events, 0);
+  const version = groupEvents === result.te ? countsVersion(result.gs, result.es) : undefined;
+  return { metrics: toMetrics(query, result), version };
 }
 
 /** answerMetrics for a caller that keeps no cache: the version (a sort of every group, ~0.3 ms of an hour series) is skipped. */

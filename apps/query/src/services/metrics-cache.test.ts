@@ -95,6 +95,13 @@ describe("metrics cache", () => {
     expect(cache.firstAnswer("bad", async () => ({ metrics: answer(1), version: "v" }))).toBeInstanceOf(Promise);
   });
 
+  it("answers a first request whose computation reports no version without keeping it", async () => {
+    const cache = createMetricsCache({ maxGroups: 100, registry: createRegistry("test") });
+    expect(await cache.firstAnswer("k", async () => ({ metrics: answer(3), version: undefined }))).toEqual(answer(3));
+    // Nothing kept: the next request is a first request again.
+    expect(cache.firstAnswer("k", async () => ({ metrics: answer(4), version: "v" }))).toBeInstanceOf(Promise);
+  });
+
   it("keeps nothing from a computation that failed", async () => {
     const cache = createMetricsCache({ maxGroups: 100, registry: createRegistry("test") });
     await expect(cache.answer("k", "v", () => Promise.reject(new Error("ClickHouse is down")))).rejects.toThrow("down");

@@ -14,10 +14,13 @@ export interface MetricsCache {
   answer(key: string, version: string, compute: () => Promise<Metrics>): Promise<Metrics>;
   /**
    * For a key with no answer stored: `compute`'s answer, stored under the version it reports (its own
-   * counts), so a range's first request needs no counts read. Undefined when the key holds an answer, which
+   * counts; an answer reporting none is not stored), so a range's first request needs no counts read. Undefined when the key holds an answer, which
    * only a counts read can tell current or not. Concurrent first requests for a key share one computation.
    */
-  firstAnswer(key: string, compute: () => Promise<{ metrics: Metrics; version: string }>): Promise<Metrics> | undefined;
+  firstAnswer(
+    key: string,
+    compute: () => Promise<{ metrics: Metrics; version: string | undefined }>,
+  ): Promise<Metrics> | undefined;
 }
 
 interface Entry {
@@ -69,9 +72,13 @@ export function createMetricsCache(options: { maxGroups: number; registry: Regis
 
   /**
    * `compute` for the flight named, shared by every caller that asks while it runs; its answer is stored
-   * under `key` with the version it reports.
+   * under `key` with the version it reports, if it reports one.
    */
-  function share(flight: string, key: string, compute: () => Promise<{ metrics: Metrics; version: string }>): Promise<Metrics> {
+  function share(
+    flight: string,
+    key: string,
+    compute: () => Promise<{ metrics: Metrics; version: string | undefined }>,
+  ): Promise<Metrics> {
     const running = computing.get(flight);
     if (running !== undefined) {
       lookups.inc({ result: "shared" });
@@ -79,7 +86,7 @@ export function createMetricsCache(options: { maxGroups: number; registry: Regis
     }
     lookups.inc({ result: "miss" });
     const computed = compute().then(({ metrics, version }) => {
-      set(key, version, metrics);
+      if (version !== undefined) set(key, version, metrics);
       return metrics;
     });
     computing.set(flight, computed);
