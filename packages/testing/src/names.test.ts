@@ -17,7 +17,14 @@ describe("isStaleTestName", () => {
   });
 
   it("never matches names uniqueName did not make", () => {
-    for (const name of ["events", "events.dlq", "campaigns", "__consumer_offsets", "sluice_bench_query"]) {
+    for (const name of [
+      "events",
+      "events.dlq",
+      "campaigns",
+      "__consumer_offsets",
+      "sluice_bench_query",
+      "orders-20261123-abcdef",
+    ]) {
       expect(isStaleTestName(name, now + 1000 * HOUR, HOUR)).toBe(false);
     }
   });
