@@ -233,6 +233,10 @@ function rssMb(pid: number): number {
 }
 
 async function workerRun(topic: string, database: string, count: () => Promise<number>) {
+  const urlSettings: [string, string][] = [["log_queries", "1"], ...INSERT_SETTINGS];
+  const workerUrlSettings = urlSettings
+    .map(([name, value]) => `clickhouse_setting_${name}=${encodeURIComponent(value)}`)
+    .join("&");
   const env = {
     ...process.env,
     KAFKA_BROKERS: services.kafkaBrokers.join(","),
@@ -240,7 +244,7 @@ async function workerRun(topic: string, database: string, count: () => Promise<n
     KAFKA_DLQ_TOPIC: `${topic}.dlq`,
     KAFKA_GROUP_ID: uniqueName("bench-worker"),
     // Logged queries let the run tell ClickHouse's CPU inside the worker's INSERTs from merges and other users.
-    CLICKHOUSE_URL: `${services.clickhouseUrl}/?${[["log_queries", "1"], ...INSERT_SETTINGS].map(([name, value]) => `clickhouse_setting_${name}=${encodeURIComponent(value)}`).join("&")}`,
+    CLICKHOUSE_URL: `${services.clickhouseUrl}/?${workerUrlSettings}`,
     CLICKHOUSE_DATABASE: database,
     SERVER_PORT: String(await freePort()),
     METRICS_PORT: String(await freePort()),
