@@ -166,10 +166,9 @@ interface Source {
  * and campaign groups the fewest rows covering the range (weeks only when `withWeeks`).
  */
 function groupSource(query: MetricsQuery, withWeeks: boolean): Source | undefined {
-  const name = sql`name = ${query.eventName ?? ALL_EVENTS}`;
   const source = (kinds: Kinds, cover: Cover, group: SqlFragment): Source | undefined => {
     const condition = coverCondition(kinds, cover);
-    return condition === undefined ? undefined : { where: sql`${name} AND (${condition})`, group };
+    return condition === undefined ? undefined : { where: ofRequestName(query, condition), group };
   };
   switch (query.groupBy) {
     case "hour": {
@@ -186,10 +185,14 @@ function groupSource(query: MetricsQuery, withWeeks: boolean): Source | undefine
   }
 }
 
+/** The rows under `condition` of the request's event name, or of all events when it names none. */
+function ofRequestName(query: MetricsQuery, condition: SqlFragment): SqlFragment {
+  return sql`name = ${query.eventName ?? ALL_EVENTS} AND (${condition})`;
+}
+
 /** The total's rows when they are not the groups' own: the fewest rows of every grouping covering the range. */
 function totalWhere(query: MetricsQuery, withWeeks: boolean): SqlFragment {
-  const condition = coverCondition(ALL_KINDS, coverRange(query, withWeeks)) ?? raw("0");
-  return sql`name = ${query.eventName ?? ALL_EVENTS} AND (${condition})`;
+  return ofRequestName(query, coverCondition(ALL_KINDS, coverRange(query, withWeeks)) ?? raw("0"));
 }
 
 const answerRow = z.object({
@@ -268,9 +271,8 @@ type HourGroups = z.output<typeof hourGroupsRow>;
 async function hourSketchAnswer(db: ClickHouse, query: MetricsQuery): Promise<AnswerRow> {
   const source = groupSource(query, true);
   if (source === undefined) return EMPTY_ANSWER;
-  const name = query.eventName ?? ALL_EVENTS;
   const [groups, [total]] = await Promise.all([
-    hourGroups(db, source, name),
+    hourGroups(db, query, source),
     db.query(
       sql`SELECT countMerge(events) AS te, uniqHLL12Merge(users_hll) AS tu FROM events_rollup WHERE ${totalWhere(query, true)}`,
     ),
@@ -284,7 +286,7 @@ async function hourSketchAnswer(db: ClickHouse, query: MetricsQuery): Promise<An
  * the read (~4 ms of 11). An hour read as several rows (inserts not merged yet, typically the last hours)
  * is merged by a second query over those hours alone.
  */
-async function hourGroups(db: ClickHouse, source: Source, name: string): Promise<HourGroups> {
+async function hourGroups(db: ClickHouse, query: MetricsQuery, source: Source): Promise<HourGroups> {
   const [row] = await db.query(
     sql`SELECT groupArray(${source.group}) AS gs, groupArray(finalizeAggregation(events)) AS es,
                groupArray(finalizeAggregation(users_hll)) AS us
@@ -300,7 +302,7 @@ async function hourGroups(db: ClickHouse, source: Source, name: string): Promise
   const [mergedRow] = await db.query(
     sql`SELECT groupArray(g) AS gs, groupArray(e) AS es, groupArray(n) AS us
         FROM (SELECT ${source.group} AS g, countMerge(events) AS e, uniqHLL12Merge(users_hll) AS n
-              FROM events_rollup WHERE name = ${name} AND (${where}) GROUP BY g)`,
+              FROM events_rollup WHERE ${ofRequestName(query, where)} GROUP BY g)`,
   );
   const merged = hourGroupsRow.parse(mergedRow ?? EMPTY_ANSWER);
   const single = rows.gs.flatMap((hour, i) => (several.has(hour) ? [] : [i]));
@@ -314,7 +316,7 @@ async function hourGroups(db: ClickHouse, source: Source, name: string): Promise
 /**
  * Counts and unique users per group and in total over the rollups (0002, 0005, 0006): whole weeks and days
  * from weekly and daily states, the partial days at either end from hourly ones. `counts` (queryMetricsCounts)
- * give the range's event count, which picks the unique-user estimator, and the hours to merge. Hour and
+ * give the range's event count, which picks the unique-user estimator. Hour and
  * day groups list every bucket of the range, empty ones with zeros; channel and campaign groups list those
  * with events, most events first, with null for events that named none.
  */
