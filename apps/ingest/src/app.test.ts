@@ -354,6 +354,39 @@ describe("POST /events/batch", () => {
   });
 });
 
+describe("the byte-level fast path", () => {
+  it("publishes exactly what the parsed path publishes for the same events", async () => {
+    const rich = {
+      event_id: "0190A0B0-0000-7000-8000-0000000000AB",
+      event_name: "purchase",
+      user_id: "u9",
+      timestamp: "2026-11-22T11:59:00.000Z",
+      channel: "web",
+      campaign_id: "c1",
+      tags: ["a", "b"],
+      metadata: { plan: "pro", amount: 12.5, trial: false },
+      device: { os: "iOS" },
+    };
+    const bodies = [
+      { path: "/events", body: rich },
+      {
+        path: "/events/batch",
+        body: { sent_at: NOW - 9, events: [rich, { ...event, event_id: "0190a0b0-0000-7000-8000-000000000001" }] },
+      },
+    ];
+    for (const { path, body } of bodies) {
+      const compact = buildTestApp({ now });
+      const spaced = buildTestApp({ now });
+      // Whitespace sends a body down the parsed path (JSON.parse, the validator, JSON.stringify).
+      const a = await compact.app.request(post(path, JSON.stringify(body)));
+      const b = await spaced.app.request(post(path, JSON.stringify(body, null, 2)));
+      expect(a.status).toBe(202);
+      expect(await a.json()).toEqual(await b.json());
+      expect(compact.publisher.published).toEqual(spaced.publisher.published);
+    }
+  });
+});
+
 describe("requests in flight", () => {
   it("are reported when the registry is scraped, and drop back once answered", async () => {
     const publisher = new FakePublisher();

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { AppError } from "@sluice/http";
 import type { Context } from "hono";
+import { JsonBody } from "./json-body";
 
 /** Bindings the Node adapter passes to every request; absent under `app.request()` in tests. */
 export interface NodeBindings {
@@ -118,33 +119,27 @@ function collect(source: Readable, limit: number, onOverflow: () => void): Promi
 }
 
 /**
- * Reads and parses the JSON body while enforcing `limit` on the bytes as sent and, for
- * `Content-Encoding: gzip`, on the decompressed bytes. 415 for other media types, 413 past the limit,
- * 400 INVALID_JSON for malformed JSON.
+ * Reads the JSON body while enforcing `limit` on the bytes as sent and, for `Content-Encoding: gzip`, on
+ * the decompressed bytes: 415 for other media types, 413 past the limit. Parsing is left to the
+ * service (JsonBody.parse: 400 INVALID_JSON), whose fast path reads most bodies without parsing them.
  */
-export async function readJsonBody<E extends { Bindings: NodeBindings }>(c: Context<E>, limit: number): Promise<unknown> {
+export async function readJsonBody<E extends { Bindings: NodeBindings }>(c: Context<E>, limit: number): Promise<JsonBody> {
   // Reading the Node request directly skips the web-stream adapter on the hot path.
   const incoming = (c.env as NodeBindings | undefined)?.incoming;
   const gzip = checkHeaders(c, incoming, limit);
   const raw: Readable = incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : Readable.from([]));
-  let body: Buffer;
   // The rest of an oversized body is never read; closing the connection after the answer discards it.
   if (gzip) {
     const gunzip = createGunzip();
     raw.on("error", (error) => gunzip.destroy(error));
     raw.pipe(gunzip);
-    body = await collect(gunzip, limit, () => {
-      raw.unpipe(gunzip);
-      gunzip.destroy();
-      c.header("Connection", "close");
-    });
-  } else {
-    body = await collect(raw, limit, () => c.header("Connection", "close"));
+    return new JsonBody(
+      await collect(gunzip, limit, () => {
+        raw.unpipe(gunzip);
+        gunzip.destroy();
+        c.header("Connection", "close");
+      }),
+    );
   }
-  if (body.length === 0) throw new AppError("INVALID_JSON", "request body is empty");
-  try {
-    return JSON.parse(body.toString("utf8"));
-  } catch (error) {
-    throw new AppError("INVALID_JSON", `malformed JSON: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  return new JsonBody(await collect(raw, limit, () => c.header("Connection", "close")));
 }

@@ -1,6 +1,8 @@
 import {
   batchEnvelopeSchema,
   createEventValidator,
+  createFastEventReader,
+  type FastEvent,
   type FieldIssue,
   serializeEventMessage,
   toFieldIssues,
@@ -8,6 +10,7 @@ import {
 } from "@sluice/events";
 import { AppError, type ErrorCode } from "@sluice/http";
 import { type CampaignRules, unmetCampaignRequirements } from "./campaigns";
+import { JsonBody } from "./json-body";
 import type { IngestMetrics } from "./metrics";
 import type { EventPublisher, OutgoingMessage } from "./publisher";
 
@@ -35,7 +38,8 @@ export interface BatchResult {
 
 /**
  * Validates events, applies campaign rules, and publishes them; every method resolves only after the
- * broker acknowledged what it reports as accepted.
+ * broker acknowledged what it reports as accepted. A body is parsed JSON (gRPC) or a JsonBody as read
+ * off the wire (HTTP), which the fast path reads without parsing whenever it can.
  */
 export interface IngestService {
   ingestOne(body: unknown): Promise<string>;
@@ -47,7 +51,26 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
   const now = options.now ?? Date.now;
   // The hand-written twin of the zod event schema: same rules and issues, a fraction of the cost per event.
   const validate = createEventValidator({ maxFutureSkewMs: options.maxFutureSkewMs, now });
+  // Its byte-level twin for compact ASCII bodies: the same messages without JSON.parse or JSON.stringify.
+  const fast = createFastEventReader({ maxFutureSkewMs: options.maxFutureSkewMs, now });
   const { metrics } = options;
+
+  /** Whether an event the fast path took needs nothing more: no campaign rule to apply, not over the size limit (ASCII: one byte a character). */
+  function complete(event: FastEvent): boolean {
+    if (event.value.length > options.maxMessageBytes) return false;
+    return event.campaignId === undefined || (options.campaigns.requiredMetadata(event.campaignId)?.length ?? 0) === 0;
+  }
+
+  /** A wire body parsed for the general path; a malformed one is counted here, as the route already counted the request in. */
+  function parsed(body: unknown): unknown {
+    if (!(body instanceof JsonBody)) return body;
+    try {
+      return body.parse();
+    } catch (error) {
+      if (error instanceof AppError) metrics.rejected.inc({ reason: error.code });
+      throw error;
+    }
+  }
 
   /** Validates one event into its Kafka message, or throws the AppError that explains why not. */
   function prepare(input: unknown, receivedAt: number, sentAt?: number): { event: ValidatedEvent; message: OutgoingMessage } {
@@ -84,9 +107,16 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
 
   return {
     async ingestOne(body) {
+      const receivedAt = now();
+      const taken = body instanceof JsonBody ? fast.one(body.bytes, receivedAt) : undefined;
+      if (taken !== undefined && complete(taken)) {
+        await publish([{ key: taken.key, value: taken.value }]);
+        return taken.eventId;
+      }
+      const input = parsed(body);
       let prepared: ReturnType<typeof prepare>;
       try {
-        prepared = prepare(body, now());
+        prepared = prepare(input, receivedAt);
       } catch (error) {
         if (error instanceof AppError) metrics.rejected.inc({ reason: error.code });
         throw error;
@@ -96,13 +126,18 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
     },
 
     async ingestBatch(body) {
-      const envelope = batchEnvelopeSchema.safeParse(body);
+      const receivedAt = now();
+      const taken = body instanceof JsonBody ? fast.batch(body.bytes, receivedAt) : undefined;
+      if (taken?.every(complete)) {
+        await publish(taken.map(({ key, value }) => ({ key, value })));
+        return { accepted: taken.length, eventIds: taken.map((event) => event.eventId), rejected: [] };
+      }
+      const envelope = batchEnvelopeSchema.safeParse(parsed(body));
       if (!envelope.success) {
         metrics.rejected.inc({ reason: "VALIDATION_FAILED" });
         throw new AppError("VALIDATION_FAILED", "the batch envelope is invalid", toFieldIssues(envelope.error));
       }
       const { events, sent_at: sentAt } = envelope.data;
-      const receivedAt = now();
       const messages: OutgoingMessage[] = [];
       const eventIds: (string | null)[] = [];
       const rejected: Rejection[] = [];

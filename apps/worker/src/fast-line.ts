@@ -1,5 +1,29 @@
 import { DEVICE_FIELDS, type KafkaPosition } from "@sluice/clickhouse";
-import { CHANNELS, LIMITS } from "@sluice/events";
+import {
+  APOSTROPHE,
+  asciiNames,
+  CHANNELS,
+  CLOSE_BRACE,
+  CLOSE_BRACKET,
+  COLON,
+  COMMA,
+  integerEnd,
+  integerValue,
+  KIND_NUMBER,
+  KIND_STRING,
+  KIND_TRUE,
+  keyIndex,
+  LIMITS,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  PropertySpans,
+  readProperties,
+  readStringObject,
+  readTags,
+  stringEnd,
+  TagSpans,
+  ZERO,
+} from "@sluice/events";
 import { z } from "zod";
 
 // The worker's fast path for the messages the ingest app writes (compact JSON, printable ASCII text):
@@ -24,26 +48,11 @@ export interface FastLine {
 
 const UUID = z.regexes.uuid();
 
-const QUOTE = 0x22;
-const APOSTROPHE = 0x27;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const MINUS = 0x2d;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const NINE = 0x39;
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 
-const bytes = (names: readonly string[]) => names.map((name) => Buffer.from(name, "latin1"));
-
 /** Top-level keys of an event message, by field number (see the F_ constants). */
-const TOP_KEYS = bytes([
+const TOP_KEYS = asciiNames([
   "event_id",
   "event_name",
   "user_id",
@@ -78,10 +87,9 @@ const F_SENT_AT = 14;
 const REQUIRED = (1 << F_EVENT_ID) | (1 << F_EVENT_NAME) | (1 << F_USER_ID) | (1 << F_TIMESTAMP) | (1 << F_RECEIVED_AT);
 
 /** Device keys in column order (device_category … device_hostname). */
-const DEVICE_KEYS = bytes(DEVICE_FIELDS);
-const APP_KEYS = bytes(["id", "version"]);
-const CHANNEL_NAMES = bytes(CHANNELS);
-const PROTO = Buffer.from("__proto__", "latin1");
+const DEVICE_KEYS = asciiNames(DEVICE_FIELDS);
+const APP_KEYS = asciiNames(["id", "version"]);
+const CHANNEL_NAMES = asciiNames(CHANNELS);
 
 /** Bounded string fields: [min, max] characters (ASCII only here, so bytes). */
 const STRING_BOUNDS: Partial<Record<number, readonly [number, number]>> = {
@@ -99,214 +107,12 @@ const deviceStart = new Int32Array(DEVICE_KEYS.length);
 const deviceEnd = new Int32Array(DEVICE_KEYS.length);
 const appStart = new Int32Array(APP_KEYS.length);
 const appEnd = new Int32Array(APP_KEYS.length);
-/** Tags as [start, end) pairs of their text. */
-const tagSpans = new Int32Array(LIMITS.tags * 2);
-let tagCount = 0;
+const tags = new TagSpans();
 
-const KIND_STRING = 0;
-const KIND_NUMBER = 1;
-const KIND_TRUE = 2;
-const KIND_FALSE = 3;
-
-/** One property map's entries in input order: kind, key span, value span. */
-class PropertySpans {
-  readonly kind: Uint8Array;
-  readonly keyStart: Int32Array;
-  readonly keyEnd: Int32Array;
-  readonly valueStart: Int32Array;
-  readonly valueEnd: Int32Array;
-  count = 0;
-  /** At most `maxKeys` entries: a map with more fails the schema. */
-  constructor(maxKeys: number) {
-    this.kind = new Uint8Array(maxKeys);
-    this.keyStart = new Int32Array(maxKeys);
-    this.keyEnd = new Int32Array(maxKeys);
-    this.valueStart = new Int32Array(maxKeys);
-    this.valueEnd = new Int32Array(maxKeys);
-  }
-}
 const metadataSpans = new PropertySpans(LIMITS.metadataKeys);
 const userPropertySpans = new PropertySpans(LIMITS.userPropertiesKeys);
 
 let out = Buffer.allocUnsafe(16 * 1024);
-
-function equalBytes(b: Buffer, start: number, end: number, name: Buffer): boolean {
-  if (end - start !== name.length) return false;
-  for (let i = 0; i < name.length; i++) if (b[start + i] !== name[i]) return false;
-  return true;
-}
-
-function keyIndex(b: Buffer, start: number, end: number, names: readonly Buffer[]): number {
-  for (let i = 0; i < names.length; i++) if (equalBytes(b, start, end, names[i] as Buffer)) return i;
-  return -1;
-}
-
-/**
- * The index of the closing quote of the string opening at `p`, or -1 unless the string holds only
- * printable ASCII other than `\` and `'` (so JSON.parse reads it byte for byte, its length in code
- * points is its length in bytes, and TabSeparated writes it unescaped, quoted or not).
- */
-function stringEnd(b: Buffer, p: number): number {
-  if (b[p] !== QUOTE) return -1;
-  for (let i = p + 1; i < b.length; i++) {
-    const c = b[i] as number;
-    if (c === QUOTE) return i;
-    if (c < 0x20 || c > 0x7e || c === BACKSLASH || c === APOSTROPHE) return -1;
-  }
-  return -1;
-}
-
-/** The end of the digits of a non-negative integer of at most 15 digits (an exact safe integer, written as String writes it) at `p`, or -1. */
-function integerEnd(b: Buffer, p: number): number {
-  let i = p;
-  while (i < b.length && (b[i] as number) >= ZERO && (b[i] as number) <= NINE) i++;
-  const digits = i - p;
-  // A fraction or an exponent after the digits (1.0 is the integer 1 to JSON.parse) is not a delimiter: the caller declines.
-  return digits === 0 || digits > 15 || (digits > 1 && b[p] === ZERO) ? -1 : i;
-}
-
-function integerValue(b: Buffer, start: number, end: number): number {
-  let value = 0;
-  for (let i = start; i < end; i++) value = value * 10 + ((b[i] as number) - ZERO);
-  return value;
-}
-
-/**
- * The end of a property's number at `p` when JSON.parse reads it and String writes it back as the
- * very same text (so its bytes can be copied), or -1.
- */
-function numberEnd(b: Buffer, p: number): number {
-  let i = p;
-  if (b[i] === MINUS) i++;
-  const intStart = i;
-  while (i < b.length && (b[i] as number) >= ZERO && (b[i] as number) <= NINE) i++;
-  const intDigits = i - intStart;
-  if (intDigits === 0 || (intDigits > 1 && b[intStart] === ZERO)) return -1;
-  let fraction = false;
-  if (b[i] === DOT) {
-    i++;
-    const fractionStart = i;
-    while (i < b.length && (b[i] as number) >= ZERO && (b[i] as number) <= NINE) i++;
-    if (i === fractionStart) return -1;
-    fraction = true;
-  }
-  // An exponent is left unread, so the caller, finding no delimiter, declines.
-  // Integers of up to 15 digits other than -0 are exact and written back digit for digit.
-  if (!fraction && intDigits <= 15 && !(b[p] === MINUS && b[intStart] === ZERO)) return i;
-  const text = b.toString("latin1", p, i);
-  return String(Number(text)) === text ? i : -1;
-}
-
-/** Reads a property map `{...}` at `p` into `spans`; the end index, or -1. */
-function readProperties(b: Buffer, p: number, spans: PropertySpans): number {
-  spans.count = 0;
-  if (b[p] !== OPEN_BRACE) return -1;
-  let i = p + 1;
-  if (b[i] === CLOSE_BRACE) return i + 1;
-  for (;;) {
-    const keyEnd = stringEnd(b, i);
-    if (keyEnd < 0) return -1;
-    const keyStart = i + 1;
-    const keyLength = keyEnd - keyStart;
-    // Numeric-looking keys: an array-index key would come first in the record's key order.
-    if (keyLength === 0 || keyLength > LIMITS.propertyKeyLength) return -1;
-    const first = b[keyStart] as number;
-    if ((first >= ZERO && first <= NINE) || equalBytes(b, keyStart, keyEnd, PROTO)) return -1;
-    const n = spans.count;
-    if (n === spans.kind.length) return -1;
-    for (let k = 0; k < n; k++) {
-      const otherStart = spans.keyStart[k] as number;
-      if ((spans.keyEnd[k] as number) - otherStart !== keyLength) continue;
-      let same = true;
-      for (let j = 0; j < keyLength && same; j++) same = b[keyStart + j] === b[otherStart + j];
-      if (same) return -1;
-    }
-    if (b[keyEnd + 1] !== COLON) return -1;
-    i = keyEnd + 2;
-    const c = b[i];
-    let kind: number;
-    let valueStart = i;
-    let valueEnd: number;
-    if (c === QUOTE) {
-      const end = stringEnd(b, i);
-      if (end < 0 || end - i - 1 > LIMITS.propertyStringLength) return -1;
-      kind = KIND_STRING;
-      valueStart = i + 1;
-      valueEnd = end;
-      i = end + 1;
-    } else if (c === 0x74 && b[i + 1] === 0x72 && b[i + 2] === 0x75 && b[i + 3] === 0x65) {
-      kind = KIND_TRUE;
-      valueEnd = i + 4;
-      i = valueEnd;
-    } else if (c === 0x66 && b[i + 1] === 0x61 && b[i + 2] === 0x6c && b[i + 3] === 0x73 && b[i + 4] === 0x65) {
-      kind = KIND_FALSE;
-      valueEnd = i + 5;
-      i = valueEnd;
-    } else {
-      valueEnd = numberEnd(b, i);
-      if (valueEnd < 0) return -1;
-      kind = KIND_NUMBER;
-      i = valueEnd;
-    }
-    spans.kind[n] = kind;
-    spans.keyStart[n] = keyStart;
-    spans.keyEnd[n] = keyEnd;
-    spans.valueStart[n] = valueStart;
-    spans.valueEnd[n] = valueEnd;
-    spans.count = n + 1;
-    if (b[i] === CLOSE_BRACE) return i + 1;
-    if (b[i] !== COMMA) return -1;
-    i++;
-  }
-}
-
-/** Reads a strict object of optional bounded strings (device, app) at `p`; the end index, or -1. */
-function readStringObject(
-  b: Buffer,
-  p: number,
-  names: readonly Buffer[],
-  starts: Int32Array,
-  ends: Int32Array,
-  max: number,
-): number {
-  starts.fill(-1);
-  if (b[p] !== OPEN_BRACE) return -1;
-  let i = p + 1;
-  if (b[i] === CLOSE_BRACE) return i + 1;
-  for (;;) {
-    const keyEnd = stringEnd(b, i);
-    if (keyEnd < 0) return -1;
-    const index = keyIndex(b, i + 1, keyEnd, names);
-    if (index < 0 || (starts[index] as number) >= 0 || b[keyEnd + 1] !== COLON) return -1;
-    const valueEnd = stringEnd(b, keyEnd + 2);
-    if (valueEnd < 0 || valueEnd - keyEnd - 3 > max) return -1;
-    starts[index] = keyEnd + 3;
-    ends[index] = valueEnd;
-    i = valueEnd + 1;
-    if (b[i] === CLOSE_BRACE) return i + 1;
-    if (b[i] !== COMMA) return -1;
-    i++;
-  }
-}
-
-/** Reads the tags array at `p`; the end index, or -1. */
-function readTags(b: Buffer, p: number): number {
-  tagCount = 0;
-  if (b[p] !== OPEN_BRACKET) return -1;
-  let i = p + 1;
-  if (b[i] === CLOSE_BRACKET) return i + 1;
-  for (;;) {
-    const end = stringEnd(b, i);
-    if (end < 0 || end - i - 1 > LIMITS.tagLength || tagCount === LIMITS.tags) return -1;
-    tagSpans[tagCount * 2] = i + 1;
-    tagSpans[tagCount * 2 + 1] = end;
-    tagCount++;
-    i = end + 1;
-    if (b[i] === CLOSE_BRACKET) return i + 1;
-    if (b[i] !== COMMA) return -1;
-    i++;
-  }
-}
 
 /** Parses and checks the message into the span tables; the bit set of fields present, or -1. */
 function readMessage(b: Buffer): number {
@@ -331,7 +137,7 @@ function readMessage(b: Buffer): number {
         fieldEnd[field] = end;
         break;
       case F_TAGS:
-        end = readTags(b, i);
+        end = readTags(b, i, tags);
         break;
       case F_METADATA:
         end = readProperties(b, i, metadataSpans);
@@ -482,10 +288,10 @@ export function fastLine(value: Buffer, position: KafkaPosition): FastLine | und
   w = putOptional(b, seen, F_ANONYMOUS_ID, w);
   out[w++] = OPEN_BRACKET;
   if ((seen & (1 << F_TAGS)) !== 0) {
-    for (let t = 0; t < tagCount; t++) {
+    for (let t = 0; t < tags.count; t++) {
       if (t > 0) out[w++] = COMMA;
       out[w++] = APOSTROPHE;
-      w = copy(b, tagSpans[t * 2] as number, tagSpans[t * 2 + 1] as number, w);
+      w = copy(b, tags.spans[t * 2] as number, tags.spans[t * 2 + 1] as number, w);
       out[w++] = APOSTROPHE;
     }
   }

@@ -1,0 +1,368 @@
+import { z } from "zod";
+import {
+  asciiNames,
+  CLOSE_BRACE,
+  CLOSE_BRACKET,
+  COLON,
+  COMMA,
+  integerEnd,
+  integerValue,
+  NameSet,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  PropertySpans,
+  QUOTE,
+  readProperties,
+  readStringObject,
+  readTags,
+  stringEnd,
+  TagSpans,
+  ZERO,
+} from "./json-scan";
+import { CHANNELS, type EventSchemaOptions, LIMITS, parseIsoTimestamp } from "./schema";
+import { writeUuidv7 } from "./uuid";
+
+// The ingest's fast path for bodies in the form SDKs send (compact JSON, printable ASCII text): one
+// pass over the body's bytes checks each event against the input schema and copies its values' bytes
+// into the Kafka message, without JSON.parse's object tree, the validator's walk over it or
+// JSON.stringify. It only says yes when the answer is certain: any byte, shape or value whose handling
+// it does not reproduce exactly (whitespace, escapes, `'`, non-ASCII, duplicate keys, numeric-looking
+// property keys, non-canonical numbers, `items`, anything invalid) makes it return undefined, and the
+// body takes the general path (JSON.parse, createEventValidator, serializeEventMessage), which decides
+// it as before. fast-event.test.ts checks that both give the same messages.
+
+/** One event the fast path accepted: what the general path would publish for it. */
+export interface FastEvent {
+  /** The Kafka message value, byte for byte `serializeEventMessage`'s for the validated event. */
+  value: string;
+  /** The message key: the user_id. */
+  key: string;
+  /** The event_id, lower-cased, or the UUIDv7 given to an event without one. */
+  eventId: string;
+  /** The campaign the event names, for the caller's campaign rules. */
+  campaignId: string | undefined;
+}
+
+/** The fast path of one ingest app: single-event bodies and batch envelopes. */
+export interface FastEventReader {
+  /** The message of a single-event body, or undefined when the general path must decide it. */
+  one(body: Buffer, receivedAt: number): FastEvent | undefined;
+  /** The messages of a batch envelope, all valid, or undefined when the general path must decide it. */
+  batch(body: Buffer, receivedAt: number): FastEvent[] | undefined;
+}
+
+const UUID = z.regexes.uuid();
+
+/** Input keys by field number; from F_EVENT_NAME on, in the order the validator writes them. */
+const KEYS = [
+  "event_id",
+  "timestamp",
+  "event_name",
+  "user_id",
+  "channel",
+  "campaign_id",
+  "session_id",
+  "anonymous_id",
+  "tags",
+  "metadata",
+  "user_properties",
+  "device",
+  "app",
+] as const;
+const KEY_NAMES = new NameSet(KEYS);
+/** `,"name":` for each field, as written before its value. */
+const KEY_PREFIXES = KEYS.map((name) => Buffer.from(`,"${name}":`, "latin1"));
+const ID_FIRST = Buffer.from('"event_id":"', "latin1");
+const ID_LAST = Buffer.from(',"event_id":"', "latin1");
+const TIMESTAMP = Buffer.from('"timestamp":', "latin1");
+const F_EVENT_ID = 0;
+const F_TIMESTAMP = 1;
+const F_EVENT_NAME = 2;
+const F_USER_ID = 3;
+const F_CHANNEL = 4;
+const F_CAMPAIGN_ID = 5;
+const F_SESSION_ID = 6;
+const F_ANONYMOUS_ID = 7;
+const F_TAGS = 8;
+const F_METADATA = 9;
+const F_USER_PROPERTIES = 10;
+const F_DEVICE = 11;
+const F_APP = 12;
+const REQUIRED = (1 << F_TIMESTAMP) | (1 << F_EVENT_NAME) | (1 << F_USER_ID);
+
+/** Bounded string fields: [min, max] characters (ASCII only here, so bytes). */
+const STRING_BOUNDS: Partial<Record<number, readonly [number, number]>> = {
+  [F_EVENT_NAME]: [1, LIMITS.eventName],
+  [F_USER_ID]: [1, LIMITS.userId],
+  [F_CAMPAIGN_ID]: [1, LIMITS.campaignId],
+  [F_SESSION_ID]: [1, LIMITS.sessionId],
+  [F_ANONYMOUS_ID]: [1, LIMITS.anonymousId],
+};
+const CHANNEL_NAMES = new NameSet(CHANNELS);
+const DEVICE_NAMES = asciiNames([
+  "category",
+  "brand",
+  "model",
+  "os",
+  "os_version",
+  "browser",
+  "browser_version",
+  "language",
+  "hostname",
+]);
+const APP_NAMES = asciiNames(["id", "version"]);
+const ENVELOPE_NAMES = new NameSet(["events", "sent_at"]);
+
+/** Spans of the event being read; reading is synchronous, so one set serves every call. */
+const valueStart = new Int32Array(KEYS.length);
+const valueEnd = new Int32Array(KEYS.length);
+const tags = new TagSpans();
+const metadata = new PropertySpans(LIMITS.metadataKeys);
+const userProperties = new PropertySpans(LIMITS.userPropertiesKeys);
+const deviceStart = new Int32Array(DEVICE_NAMES.length);
+const deviceEnd = new Int32Array(DEVICE_NAMES.length);
+const appStart = new Int32Array(APP_NAMES.length);
+const appEnd = new Int32Array(APP_NAMES.length);
+/** The index just past the closing brace of the event read last. */
+let eventEnd = 0;
+
+/**
+ * Reads the event object at `p` into the span tables; the bit set of fields present, or -1. Each
+ * field's span covers its whole value (a string's quotes included), as it is copied into the message.
+ */
+function readEvent(b: Buffer, p: number): number {
+  if (b[p] !== OPEN_BRACE) return -1;
+  let seen = 0;
+  let i = p + 1;
+  for (;;) {
+    const keyEnd = stringEnd(b, i);
+    if (keyEnd < 0) return -1;
+    const field = KEY_NAMES.indexOf(b, i + 1, keyEnd);
+    if (field < 0 || (seen & (1 << field)) !== 0 || b[keyEnd + 1] !== COLON) return -1;
+    seen |= 1 << field;
+    i = keyEnd + 2;
+    let end: number;
+    switch (field) {
+      case F_TIMESTAMP:
+        end = b[i] === QUOTE ? stringEnd(b, i) + 1 : integerEnd(b, i);
+        break;
+      case F_TAGS:
+        end = readTags(b, i, tags);
+        break;
+      case F_METADATA:
+        end = readProperties(b, i, metadata);
+        break;
+      case F_USER_PROPERTIES:
+        end = readProperties(b, i, userProperties);
+        break;
+      case F_DEVICE:
+        end = readStringObject(b, i, DEVICE_NAMES, deviceStart, deviceEnd, LIMITS.deviceFieldLength);
+        break;
+      case F_APP:
+        end = readStringObject(b, i, APP_NAMES, appStart, appEnd, LIMITS.appFieldLength);
+        break;
+      default: {
+        const close = stringEnd(b, i);
+        if (close < 0) return -1;
+        const length = close - i - 1;
+        const bounds = STRING_BOUNDS[field];
+        if (bounds && (length < bounds[0] || length > bounds[1])) return -1;
+        if (field === F_CHANNEL && CHANNEL_NAMES.indexOf(b, i + 1, close) < 0) return -1;
+        if (field === F_EVENT_ID && (length !== 36 || !UUID.test(b.toString("latin1", i + 1, close)))) return -1;
+        end = close + 1;
+      }
+    }
+    if (end <= 0) return -1;
+    valueStart[field] = i;
+    valueEnd[field] = end;
+    i = end;
+    if (b[i] === CLOSE_BRACE) {
+      eventEnd = i + 1;
+      return (seen & REQUIRED) === REQUIRED ? seen : -1;
+    }
+    if (b[i] !== COMMA) return -1;
+    i++;
+  }
+}
+
+/**
+ * The messages of the body being read, before their closing `,"received_at":…}` (known only once the
+ * envelope's sent_at has been read): written one after another into `out`, with each one's span, the
+ * span of its user_id (the key) and its id and campaign.
+ */
+let out = Buffer.allocUnsafe(64 * 1024);
+const headStart = new Int32Array(LIMITS.batchEvents);
+const headEnd = new Int32Array(LIMITS.batchEvents);
+const keyStart = new Int32Array(LIMITS.batchEvents);
+const keyEnd = new Int32Array(LIMITS.batchEvents);
+const idStart = new Int32Array(LIMITS.batchEvents);
+const campaignIds: (string | undefined)[] = [];
+let count = 0;
+let w = 0;
+
+// These take and return the write position rather than updating `w`: a module variable in a byte loop costs a memory round trip per byte.
+/** Writes a non-negative safe integer's digits. */
+function putInteger(o: Buffer, value: number, at: number): number {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  let rest = value;
+  for (let p = at + digits - 1; p >= at; p--) {
+    o[p] = ZERO + (rest % 10);
+    rest = Math.floor(rest / 10);
+  }
+  return at + digits;
+}
+
+/** Writes the event_id (the given one lower-cased, or a fresh UUIDv7) and its closing quote; records where it starts. */
+function putId(o: Buffer, b: Buffer, given: boolean, at: number): number {
+  idStart[count] = at;
+  if (given) {
+    const start = (valueStart[F_EVENT_ID] as number) + 1;
+    for (let i = 0; i < 36; i++) {
+      const c = b[start + i] as number;
+      // Only hex digits and dashes get here: upper-case A-F become a-f, as toLowerCase does.
+      o[at + i] = c >= 0x41 && c <= 0x46 ? c + 0x20 : c;
+    }
+  } else writeUuidv7(o, at);
+  o[at + 36] = QUOTE;
+  return at + 37;
+}
+
+function copy(o: Buffer, b: Buffer, start: number, end: number, at: number): number {
+  if (end - start > 16) return at + b.copy(o, at, start, end);
+  let p = at;
+  for (let i = start; i < end; i++) o[p++] = b[i] as number;
+  return p;
+}
+
+/** Makes room for `bytes` more in `out`, keeping what it holds. */
+function reserve(bytes: number): void {
+  if (w + bytes <= out.length) return;
+  const grown = Buffer.allocUnsafe(Math.max(w + bytes, 2 * out.length));
+  out.copy(grown, 0, 0, w);
+  out = grown;
+}
+
+/** Builds the fast path for one ingest app's future-skew rule (the validator's options). */
+export function createFastEventReader(options: EventSchemaOptions): FastEventReader {
+  const now = options.now ?? Date.now;
+
+  /**
+   * Reads the event at `p` and appends its message head; false when the general path must decide.
+   * Leaves the event's end in `eventEnd`.
+   */
+  function readOne(b: Buffer, p: number, latest: number): boolean {
+    const seen = readEvent(b, p);
+    if (seen < 0) return false;
+    const tsStart = valueStart[F_TIMESTAMP] as number;
+    const tsEnd = valueEnd[F_TIMESTAMP] as number;
+    const iso = b[tsStart] === QUOTE;
+    const timestamp = iso
+      ? (parseIsoTimestamp(b.toString("latin1", tsStart + 1, tsEnd - 1)) ?? -1)
+      : integerValue(b, tsStart, tsEnd);
+    if (timestamp < LIMITS.minTimestampMs || timestamp > latest) return false;
+    const given = (seen & (1 << F_EVENT_ID)) !== 0;
+    // At most the event's bytes, a comma a field, an event_id and a timestamp longer than its text.
+    reserve(eventEnd - p + 128);
+    const o = out;
+    let at = w;
+    headStart[count] = at;
+    o[at++] = OPEN_BRACE;
+    // The validator's key order: event_id first when given, else appended after the other fields.
+    if (given) {
+      at = putId(o, b, true, copy(o, ID_FIRST, 0, ID_FIRST.length, at));
+      o[at++] = COMMA;
+    }
+    at = copy(o, TIMESTAMP, 0, TIMESTAMP.length, at);
+    // An integer's text is already the canonical one (integerEnd); an ISO string becomes epoch ms.
+    at = iso ? putInteger(o, timestamp, at) : copy(o, b, tsStart, tsEnd, at);
+    for (let field = F_EVENT_NAME; field <= F_APP; field++) {
+      if ((seen & (1 << field)) === 0) continue;
+      const prefix = KEY_PREFIXES[field] as Buffer;
+      at = copy(o, prefix, 0, prefix.length, at);
+      const start = valueStart[field] as number;
+      const end = valueEnd[field] as number;
+      if (field === F_USER_ID) {
+        keyStart[count] = at + 1;
+        keyEnd[count] = at + end - start - 1;
+      }
+      at = copy(o, b, start, end, at);
+    }
+    if (!given) at = putId(o, b, false, copy(o, ID_LAST, 0, ID_LAST.length, at));
+    headEnd[count] = at;
+    w = at;
+    campaignIds[count] =
+      (seen & (1 << F_CAMPAIGN_ID)) === 0
+        ? undefined
+        : b.toString("latin1", (valueStart[F_CAMPAIGN_ID] as number) + 1, (valueEnd[F_CAMPAIGN_ID] as number) - 1);
+    count++;
+    return true;
+  }
+
+  /** The events read so far, each head closed by `tail`. */
+  function finish(tail: string): FastEvent[] {
+    // One string for every head; each message is a slice of it (no copy) joined to the shared tail.
+    const text = out.toString("latin1", 0, w);
+    const events: FastEvent[] = new Array(count);
+    for (let k = 0; k < count; k++) {
+      events[k] = {
+        value: text.slice(headStart[k], headEnd[k]) + tail,
+        key: text.slice(keyStart[k], keyEnd[k]),
+        eventId: text.slice(idStart[k], (idStart[k] as number) + 36),
+        campaignId: campaignIds[k],
+      };
+    }
+    return events;
+  }
+
+  return {
+    one(body, receivedAt) {
+      count = 0;
+      w = 0;
+      // The object must be the whole body: its closing brace is the last byte.
+      if (!readOne(body, 0, now() + options.maxFutureSkewMs) || eventEnd !== body.length) return undefined;
+      return finish(`,"received_at":${receivedAt}}`)[0];
+    },
+
+    batch(body, receivedAt) {
+      const b = body;
+      count = 0;
+      w = 0;
+      if (b[0] !== OPEN_BRACE) return undefined;
+      let seen = 0;
+      let sentAt: number | undefined;
+      let i = 1;
+      const latest = now() + options.maxFutureSkewMs;
+      for (;;) {
+        const keyEnd = stringEnd(b, i);
+        if (keyEnd < 0) return undefined;
+        const key = ENVELOPE_NAMES.indexOf(b, i + 1, keyEnd);
+        if (key < 0 || (seen & (1 << key)) !== 0 || b[keyEnd + 1] !== COLON) return undefined;
+        seen |= 1 << key;
+        i = keyEnd + 2;
+        if (key === 1) {
+          const sentEnd = integerEnd(b, i);
+          if (sentEnd < 0) return undefined;
+          sentAt = integerValue(b, i, sentEnd);
+          i = sentEnd;
+        } else {
+          if (b[i] !== OPEN_BRACKET) return undefined;
+          i++;
+          for (;;) {
+            if (count === LIMITS.batchEvents || !readOne(b, i, latest)) return undefined;
+            i = eventEnd;
+            if (b[i] === CLOSE_BRACKET) break;
+            if (b[i] !== COMMA) return undefined;
+            i++;
+          }
+          i++;
+        }
+        if (b[i] === CLOSE_BRACE) break;
+        if (b[i] !== COMMA) return undefined;
+        i++;
+      }
+      if (i + 1 !== b.length || (seen & 1) === 0) return undefined;
+      return finish(sentAt === undefined ? `,"received_at":${receivedAt}}` : `,"received_at":${receivedAt},"sent_at":${sentAt}}`);
+    },
+  };
+}
