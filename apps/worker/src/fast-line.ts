@@ -12,8 +12,8 @@ import {
   KIND_NUMBER,
   KIND_STRING,
   KIND_TRUE,
-  keyIndex,
   LIMITS,
+  NameSet,
   OPEN_BRACE,
   OPEN_BRACKET,
   PropertySpans,
@@ -52,7 +52,7 @@ const TAB = 0x09;
 const NEWLINE = 0x0a;
 
 /** Top-level keys of an event message, by field number (see the F_ constants). */
-const TOP_KEYS = asciiNames([
+const TOP_KEYS = new NameSet([
   "event_id",
   "event_name",
   "user_id",
@@ -89,7 +89,7 @@ const REQUIRED = (1 << F_EVENT_ID) | (1 << F_EVENT_NAME) | (1 << F_USER_ID) | (1
 /** Device keys in column order (device_category … device_hostname). */
 const DEVICE_KEYS = asciiNames(DEVICE_FIELDS);
 const APP_KEYS = asciiNames(["id", "version"]);
-const CHANNEL_NAMES = asciiNames(CHANNELS);
+const CHANNEL_NAMES = new NameSet(CHANNELS);
 
 /** Bounded string fields: [min, max] characters (ASCII only here, so bytes). */
 const STRING_BOUNDS: Partial<Record<number, readonly [number, number]>> = {
@@ -101,8 +101,8 @@ const STRING_BOUNDS: Partial<Record<number, readonly [number, number]>> = {
 };
 
 /** Spans of the current message; the parse is synchronous, so one set serves every call. */
-const fieldStart = new Int32Array(TOP_KEYS.length);
-const fieldEnd = new Int32Array(TOP_KEYS.length);
+const fieldStart = new Int32Array(TOP_KEYS.names.length);
+const fieldEnd = new Int32Array(TOP_KEYS.names.length);
 const deviceStart = new Int32Array(DEVICE_KEYS.length);
 const deviceEnd = new Int32Array(DEVICE_KEYS.length);
 const appStart = new Int32Array(APP_KEYS.length);
@@ -123,7 +123,7 @@ function readMessage(b: Buffer): number {
   for (;;) {
     const keyEnd = stringEnd(b, i);
     if (keyEnd < 0) return -1;
-    const field = keyIndex(b, i + 1, keyEnd, TOP_KEYS);
+    const field = TOP_KEYS.indexOf(b, i + 1, keyEnd);
     if (field < 0 || (seen & (1 << field)) !== 0 || b[keyEnd + 1] !== COLON) return -1;
     seen |= 1 << field;
     i = keyEnd + 2;
@@ -157,7 +157,7 @@ function readMessage(b: Buffer): number {
         const length = close - i - 1;
         const bounds = STRING_BOUNDS[field];
         if (bounds && (length < bounds[0] || length > bounds[1])) return -1;
-        if (field === F_CHANNEL && keyIndex(b, i + 1, close, CHANNEL_NAMES) < 0) return -1;
+        if (field === F_CHANNEL && CHANNEL_NAMES.indexOf(b, i + 1, close) < 0) return -1;
         fieldStart[field] = i + 1;
         fieldEnd[field] = close;
         end = close + 1;

@@ -34,34 +34,35 @@ export function equalBytes(b: Buffer, start: number, end: number, name: Buffer):
 }
 
 /** The index in `names` of the bytes b[start, end), or -1. */
-export function keyIndex(b: Buffer, start: number, end: number, names: readonly Buffer[]): number {
+function keyIndex(b: Buffer, start: number, end: number, names: readonly Buffer[]): number {
   for (let i = 0; i < names.length; i++) if (equalBytes(b, start, end, names[i] as Buffer)) return i;
   return -1;
 }
 
 /**
- * A fixed set of ASCII names looked up by the bytes of a key in place: candidates are picked by length
- * and first byte (one compare for the usual key, where keyIndex tries each name in turn).
+ * A fixed set of ASCII names looked up by the bytes of a key in place: only the names of the key's
+ * length are compared (one or two for the usual key, where keyIndex tries each name in turn).
  */
 export class NameSet {
   readonly names: readonly Buffer[];
-  private readonly candidates = new Map<number, number[]>();
+  private readonly byLength: number[][] = [];
 
   constructor(names: readonly string[]) {
     this.names = asciiNames(names);
     this.names.forEach((name, index) => {
-      const slot = (name.length << 8) | (name[0] ?? 0);
-      const list = this.candidates.get(slot);
-      if (list) list.push(index);
-      else this.candidates.set(slot, [index]);
+      for (let length = this.byLength.length; length <= name.length; length++) this.byLength.push([]);
+      this.byLength[name.length]?.push(index);
     });
   }
 
   /** The index of the name equal to b[start, end), or -1. */
   indexOf(b: Buffer, start: number, end: number): number {
-    const list = this.candidates.get(((end - start) << 8) | (b[start] ?? 0));
-    if (list === undefined) return -1;
-    for (const index of list) if (equalBytes(b, start, end, this.names[index] as Buffer)) return index;
+    const candidates = this.byLength[end - start];
+    if (candidates === undefined) return -1;
+    for (let k = 0; k < candidates.length; k++) {
+      const index = candidates[k] as number;
+      if (equalBytes(b, start, end, this.names[index] as Buffer)) return index;
+    }
     return -1;
   }
 }
@@ -109,16 +110,25 @@ export function numberEnd(b: Buffer, p: number): number {
   const intDigits = i - intStart;
   if (intDigits === 0 || (intDigits > 1 && b[intStart] === ZERO)) return -1;
   let fraction = false;
+  let significant = b[intStart] === ZERO ? 0 : intDigits;
+  let leadingZeros = 0;
   if (b[i] === DOT) {
     i++;
     const fractionStart = i;
-    while (i < b.length && (b[i] as number) >= ZERO && (b[i] as number) <= NINE) i++;
+    while (i < b.length && (b[i] as number) >= ZERO && (b[i] as number) <= NINE) {
+      if (significant === 0 && b[i] === ZERO) leadingZeros++;
+      else significant++;
+      i++;
+    }
     if (i === fractionStart) return -1;
     fraction = true;
   }
   // An exponent is left unread, so the caller, finding no delimiter, declines.
   // Integers of up to 15 digits other than -0 are exact and written back digit for digit.
   if (!fraction && intDigits <= 15 && !(b[p] === MINUS && b[intStart] === ZERO)) return i;
+  // So is a decimal of at most 15 significant digits (DBL_DIG: it survives the trip through a double)
+  // ending in a non-zero digit, unless String would switch to an exponent (below 1e-6).
+  if (fraction && significant > 0 && significant <= 15 && b[i - 1] !== ZERO && leadingZeros <= 5) return i;
   const text = b.toString("latin1", p, i);
   return String(Number(text)) === text ? i : -1;
 }
