@@ -62,7 +62,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
   }
 
   /** A wire body parsed for the general path; a malformed one is counted here, as the route already counted the request in. */
-  function parsed(body: unknown): unknown {
+  function parseWire(body: unknown): unknown {
     if (!(body instanceof JsonBody)) return body;
     try {
       return body.parse();
@@ -113,7 +113,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
         await publish([{ key: taken.key, value: taken.value }]);
         return taken.eventId;
       }
-      const input = parsed(body);
+      const input = parseWire(body);
       let prepared: ReturnType<typeof prepare>;
       try {
         prepared = prepare(input, receivedAt);
@@ -132,7 +132,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
         await publish(taken.map(({ key, value }) => ({ key, value })));
         return { accepted: taken.length, eventIds: taken.map((event) => event.eventId), rejected: [] };
       }
-      const envelope = batchEnvelopeSchema.safeParse(parsed(body));
+      const envelope = batchEnvelopeSchema.safeParse(parseWire(body));
       if (!envelope.success) {
         metrics.rejected.inc({ reason: "VALIDATION_FAILED" });
         throw new AppError("VALIDATION_FAILED", "the batch envelope is invalid", toFieldIssues(envelope.error));

@@ -190,7 +190,8 @@ function readEvent(b: Buffer, p: number): number {
  * envelope's sent_at has been read): written one after another into `out`, with each one's span, the
  * span of its user_id (the key) and its id and campaign.
  */
-let out = Buffer.allocUnsafe(64 * 1024);
+const KEPT_OUT_BYTES = 256 * 1024;
+let out = Buffer.allocUnsafe(KEPT_OUT_BYTES);
 const headStart = new Int32Array(LIMITS.batchEvents);
 const headEnd = new Int32Array(LIMITS.batchEvents);
 const keyStart = new Int32Array(LIMITS.batchEvents);
@@ -304,6 +305,8 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
   function finish(tail: string): FastEvent[] {
     // One string for every head; each message is a slice of it (no copy) joined to the shared tail.
     const text = out.toString("latin1", 0, w);
+    // A large batch grew the scratch buffer; the strings are copies, so it can go.
+    if (out.length > KEPT_OUT_BYTES) out = Buffer.allocUnsafe(KEPT_OUT_BYTES);
     const events: FastEvent[] = new Array(count);
     for (let k = 0; k < count; k++) {
       events[k] = {
