@@ -1,30 +1,22 @@
-import { DEVICE_FIELDS, type KafkaPosition } from "@sluice/clickhouse";
+import type { KafkaPosition } from "@sluice/clickhouse";
 import {
   APOSTROPHE,
-  asciiNames,
-  CHANNELS,
-  CLOSE_BRACE,
   CLOSE_BRACKET,
-  COLON,
   COMMA,
-  integerEnd,
+  EVENT_FIELD,
+  EVENT_KEYS,
+  type EventKey,
+  EventScanner,
   integerValue,
   KIND_NUMBER,
   KIND_STRING,
   KIND_TRUE,
   LIMITS,
-  NameSet,
-  OPEN_BRACE,
   OPEN_BRACKET,
-  PropertySpans,
-  readProperties,
-  readStringObject,
-  readTags,
-  stringEnd,
-  TagSpans,
+  type PropertySpans,
+  QUOTE,
   ZERO,
 } from "@sluice/events";
-import { z } from "zod";
 
 // The worker's fast path for the messages the ingest app writes (compact JSON, printable ASCII text):
 // one pass over the message's bytes checks the event schema and copies each value's bytes straight into
@@ -46,129 +38,44 @@ export interface FastLine {
   timestamp: number;
 }
 
-const UUID = z.regexes.uuid();
-
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 
-/** Top-level keys of an event message, by field number (see the F_ constants). */
-const TOP_KEYS = new NameSet([
-  "event_id",
-  "event_name",
-  "user_id",
-  "timestamp",
-  "channel",
-  "campaign_id",
-  "session_id",
-  "anonymous_id",
-  "tags",
-  "metadata",
-  "user_properties",
-  "device",
-  "app",
-  "received_at",
-  "sent_at",
-]);
-const F_EVENT_ID = 0;
-const F_EVENT_NAME = 1;
-const F_USER_ID = 2;
-const F_TIMESTAMP = 3;
-const F_CHANNEL = 4;
-const F_CAMPAIGN_ID = 5;
-const F_SESSION_ID = 6;
-const F_ANONYMOUS_ID = 7;
-const F_TAGS = 8;
-const F_METADATA = 9;
-const F_USER_PROPERTIES = 10;
-const F_DEVICE = 11;
-const F_APP = 12;
-const F_RECEIVED_AT = 13;
-const F_SENT_AT = 14;
+/** The keys of an event message: the client event's, with timestamp in epoch ms, and received_at and sent_at. */
+const KEYS: readonly EventKey[] = [
+  ...EVENT_KEYS.map((key): EventKey => (key.kind === "timestamp" ? { name: key.name, kind: "integer" } : key)),
+  { name: "received_at", kind: "integer" },
+  { name: "sent_at", kind: "integer" },
+];
+const {
+  event_id: F_EVENT_ID,
+  event_name: F_EVENT_NAME,
+  user_id: F_USER_ID,
+  timestamp: F_TIMESTAMP,
+  channel: F_CHANNEL,
+  campaign_id: F_CAMPAIGN_ID,
+  session_id: F_SESSION_ID,
+  anonymous_id: F_ANONYMOUS_ID,
+  tags: F_TAGS,
+  metadata: F_METADATA,
+  user_properties: F_USER_PROPERTIES,
+  device: F_DEVICE,
+  app: F_APP,
+  received_at: F_RECEIVED_AT,
+  sent_at: F_SENT_AT,
+} = EVENT_FIELD;
 const REQUIRED = (1 << F_EVENT_ID) | (1 << F_EVENT_NAME) | (1 << F_USER_ID) | (1 << F_TIMESTAMP) | (1 << F_RECEIVED_AT);
 
-/** Device keys in column order (device_category … device_hostname). */
-const DEVICE_KEYS = asciiNames(DEVICE_FIELDS);
-const APP_KEYS = asciiNames(["id", "version"]);
-const CHANNEL_NAMES = new NameSet(CHANNELS);
-
-/** Bounded string fields: [min, max] characters (ASCII only here, so bytes). */
-const STRING_BOUNDS: Partial<Record<number, readonly [number, number]>> = {
-  [F_EVENT_NAME]: [1, LIMITS.eventName],
-  [F_USER_ID]: [1, LIMITS.userId],
-  [F_CAMPAIGN_ID]: [1, LIMITS.campaignId],
-  [F_SESSION_ID]: [1, LIMITS.sessionId],
-  [F_ANONYMOUS_ID]: [1, LIMITS.anonymousId],
-};
-
-/** Spans of the current message; the parse is synchronous, so one set serves every call. */
-const fieldStart = new Int32Array(TOP_KEYS.names.length);
-const fieldEnd = new Int32Array(TOP_KEYS.names.length);
-const deviceStart = new Int32Array(DEVICE_KEYS.length);
-const deviceEnd = new Int32Array(DEVICE_KEYS.length);
-const appStart = new Int32Array(APP_KEYS.length);
-const appEnd = new Int32Array(APP_KEYS.length);
-const tags = new TagSpans();
-
-const metadataSpans = new PropertySpans(LIMITS.metadataKeys);
-const userPropertySpans = new PropertySpans(LIMITS.userPropertiesKeys);
+/** The current message's spans; the parse is synchronous, so one scanner serves every call. */
+const scanner = new EventScanner(KEYS);
+const { valueStart, valueEnd, tags } = scanner;
 
 let out = Buffer.allocUnsafe(16 * 1024);
 
-/** Parses and checks the message into the span tables; the bit set of fields present, or -1. */
+/** Parses and checks the message; the bit set of fields present, or -1. */
 function readMessage(b: Buffer): number {
-  const n = b.length;
-  if (n < 2 || b[0] !== OPEN_BRACE) return -1;
-  let seen = 0;
-  let i = 1;
-  for (;;) {
-    const keyEnd = stringEnd(b, i);
-    if (keyEnd < 0) return -1;
-    const field = TOP_KEYS.indexOf(b, i + 1, keyEnd);
-    if (field < 0 || (seen & (1 << field)) !== 0 || b[keyEnd + 1] !== COLON) return -1;
-    seen |= 1 << field;
-    i = keyEnd + 2;
-    let end: number;
-    switch (field) {
-      case F_TIMESTAMP:
-      case F_RECEIVED_AT:
-      case F_SENT_AT:
-        end = integerEnd(b, i);
-        fieldStart[field] = i;
-        fieldEnd[field] = end;
-        break;
-      case F_TAGS:
-        end = readTags(b, i, tags);
-        break;
-      case F_METADATA:
-        end = readProperties(b, i, metadataSpans);
-        break;
-      case F_USER_PROPERTIES:
-        end = readProperties(b, i, userPropertySpans);
-        break;
-      case F_DEVICE:
-        end = readStringObject(b, i, DEVICE_KEYS, deviceStart, deviceEnd, LIMITS.deviceFieldLength);
-        break;
-      case F_APP:
-        end = readStringObject(b, i, APP_KEYS, appStart, appEnd, LIMITS.appFieldLength);
-        break;
-      default: {
-        const close = stringEnd(b, i);
-        if (close < 0) return -1;
-        const length = close - i - 1;
-        const bounds = STRING_BOUNDS[field];
-        if (bounds && (length < bounds[0] || length > bounds[1])) return -1;
-        if (field === F_CHANNEL && CHANNEL_NAMES.indexOf(b, i + 1, close) < 0) return -1;
-        fieldStart[field] = i + 1;
-        fieldEnd[field] = close;
-        end = close + 1;
-      }
-    }
-    if (end < 0) return -1;
-    i = end;
-    if (b[i] === CLOSE_BRACE) return i + 1 === n && (seen & REQUIRED) === REQUIRED ? seen : -1;
-    if (b[i] !== COMMA) return -1;
-    i++;
-  }
+  const seen = scanner.read(b, 0);
+  return seen >= 0 && scanner.end === b.length && (seen & REQUIRED) === REQUIRED ? seen : -1;
 }
 
 /** Appends the bytes of b[start, end) to `out` at `at`; the new write position. */
@@ -229,8 +136,14 @@ function putProperties(b: Buffer, spans: PropertySpans | undefined, at: number):
   return w;
 }
 
+/** A field's text (a string's without its quotes, which TabSeparated does not want), then a tab; just the tab when absent. */
 function putOptional(b: Buffer, seen: number, field: number, at: number): number {
-  const w = (seen & (1 << field)) === 0 ? at : copy(b, fieldStart[field] as number, fieldEnd[field] as number, at);
+  let w = at;
+  if ((seen & (1 << field)) !== 0) {
+    const start = valueStart[field] as number;
+    const quoted = b[start] === QUOTE ? 1 : 0;
+    w = copy(b, start + quoted, (valueEnd[field] as number) - quoted, at);
+  }
   out[w] = TAB;
   return w + 1;
 }
@@ -263,14 +176,12 @@ export function fastLine(value: Buffer, position: KafkaPosition): FastLine | und
   if (!PLAIN_OFFSET.test(position.offset)) return undefined;
   const seen = readMessage(b);
   if (seen < 0) return undefined;
-  const idStart = fieldStart[F_EVENT_ID] as number;
-  const idEnd = fieldEnd[F_EVENT_ID] as number;
-  if (idEnd - idStart !== 36) return undefined;
-  const id = b.toString("latin1", idStart, idEnd);
-  if (!UUID.test(id)) return undefined;
-  const timestamp = integerValue(b, fieldStart[F_TIMESTAMP] as number, fieldEnd[F_TIMESTAMP] as number);
+  const timestamp = integerValue(b, valueStart[F_TIMESTAMP] as number, valueEnd[F_TIMESTAMP] as number);
   if (timestamp < LIMITS.minTimestampMs) return undefined;
-  const eventId = id.toLowerCase();
+  // The scanner checked the id's form (a UUID, 36 characters between its quotes).
+  const eventId = b
+    .toString("latin1", (valueStart[F_EVENT_ID] as number) + 1, (valueEnd[F_EVENT_ID] as number) - 1)
+    .toLowerCase();
 
   const need = 2 * b.length + 1024 + 2 * position.topic.length + position.offset.length;
   if (out.length < need) out = Buffer.allocUnsafe(Math.max(need, 2 * out.length));
@@ -279,7 +190,7 @@ export function fastLine(value: Buffer, position: KafkaPosition): FastLine | und
   w = putOptional(b, seen, F_EVENT_NAME, w);
   w = putOptional(b, seen, F_USER_ID, w);
   // timestamp (seconds): at least 12 digits, so dropping the last three is Math.floor(ms / 1000).
-  w = copy(b, fieldStart[F_TIMESTAMP] as number, (fieldEnd[F_TIMESTAMP] as number) - 3, w);
+  w = copy(b, valueStart[F_TIMESTAMP] as number, (valueEnd[F_TIMESTAMP] as number) - 3, w);
   out[w++] = TAB;
   w = putOptional(b, seen, F_TIMESTAMP, w);
   w = putOptional(b, seen, F_CHANNEL, w);
@@ -297,15 +208,15 @@ export function fastLine(value: Buffer, position: KafkaPosition): FastLine | und
   }
   out[w++] = CLOSE_BRACKET;
   out[w++] = TAB;
-  w = putProperties(b, (seen & (1 << F_METADATA)) !== 0 ? metadataSpans : undefined, w);
+  w = putProperties(b, (seen & (1 << F_METADATA)) !== 0 ? scanner.metadata : undefined, w);
   out[w++] = TAB;
-  w = putProperties(b, (seen & (1 << F_USER_PROPERTIES)) !== 0 ? userPropertySpans : undefined, w);
+  w = putProperties(b, (seen & (1 << F_USER_PROPERTIES)) !== 0 ? scanner.userProperties : undefined, w);
   out[w++] = TAB;
-  w = putStrings(b, (seen & (1 << F_DEVICE)) !== 0, deviceStart, deviceEnd, w);
-  w = putStrings(b, (seen & (1 << F_APP)) !== 0, appStart, appEnd, w);
+  w = putStrings(b, (seen & (1 << F_DEVICE)) !== 0, scanner.deviceStart, scanner.deviceEnd, w);
+  w = putStrings(b, (seen & (1 << F_APP)) !== 0, scanner.appStart, scanner.appEnd, w);
   // items: never present on this path.
   out[w++] = TAB;
-  if ((seen & (1 << F_SENT_AT)) !== 0) w = copy(b, fieldStart[F_SENT_AT] as number, fieldEnd[F_SENT_AT] as number, w);
+  if ((seen & (1 << F_SENT_AT)) !== 0) w = copy(b, valueStart[F_SENT_AT] as number, valueEnd[F_SENT_AT] as number, w);
   else out[w++] = ZERO;
   out[w++] = TAB;
   w = putOptional(b, seen, F_RECEIVED_AT, w);
@@ -318,7 +229,7 @@ export function fastLine(value: Buffer, position: KafkaPosition): FastLine | und
   return {
     line: out.toString("latin1", 0, w),
     eventId,
-    eventName: b.toString("latin1", fieldStart[F_EVENT_NAME] as number, fieldEnd[F_EVENT_NAME] as number),
+    eventName: b.toString("latin1", (valueStart[F_EVENT_NAME] as number) + 1, (valueEnd[F_EVENT_NAME] as number) - 1),
     timestamp,
   };
 }

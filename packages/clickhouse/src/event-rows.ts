@@ -1,4 +1,4 @@
-import type { Channel, EventMessage, Item, Properties } from "@sluice/events";
+import { type Channel, DEVICE_FIELDS, type EventMessage, type Item, type Properties } from "@sluice/events";
 
 /** Where a row came from in Kafka; the worker uses it to skip what is already stored. */
 export interface KafkaPosition {
@@ -207,19 +207,6 @@ export interface StoredEvent {
   received_at: number;
   sent_at?: number;
 }
-
-/** The device fields, in the order of their `device_*` columns. */
-export const DEVICE_FIELDS = [
-  "category",
-  "brand",
-  "model",
-  "os",
-  "os_version",
-  "browser",
-  "browser_version",
-  "language",
-  "hostname",
-] as const;
 
 /** Maps an `events` row back to the event shape; the inverse of `toEventRow` for every stored field. */
 export function fromEventRow(row: EventRow): StoredEvent {

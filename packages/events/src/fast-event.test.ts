@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createFastEventReader, type FastEvent } from "./fast-event";
 import { batchEnvelopeSchema, CHANNELS, LIMITS, serializeEventMessage } from "./schema";
+import { bounded, eventId, mostly, optionalFields, shuffledObject } from "./testing";
 import { createEventValidator } from "./validate";
 
 const NOW = Date.UTC(2026, 10, 1);
@@ -88,24 +89,6 @@ function typical(i: number): Record<string, unknown> {
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
-// Text that mostly stays on the fast path, with the characters that must send it to the general one.
-const char = fc.oneof(
-  { weight: 400, arbitrary: fc.constantFrom("a", "Z", "0", "9", "-", "_", ".", "/", " ", "?", "=", "~") },
-  { weight: 1, arbitrary: fc.constantFrom("'", "\\", "\t", "\n", '"', "é", "\u{1F600}", "\ud800", "\u0000", "\u007f") },
-);
-const text = (minLength: number, maxLength: number) => fc.array(char, { minLength, maxLength }).map((chars) => chars.join(""));
-const mostly = <T>(valid: fc.Arbitrary<T>, odd: fc.Arbitrary<T>) =>
-  fc.oneof({ weight: 40, arbitrary: valid }, { weight: 1, arbitrary: odd });
-const near = (max: number) => fc.integer({ min: max - 1, max: max + 1 }).map((n) => "x".repeat(n));
-const bounded = (min: number, max: number) => mostly(text(min, Math.min(max, 12)), fc.oneof(near(max), fc.constant("")));
-const number = fc.oneof(
-  fc.integer({ min: -1e6, max: 1e6 }),
-  fc.integer({ min: -1e6, max: 1e6 }).map((n) => n / 100),
-  fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.constantFrom(-0, 0.1, 1e21, 1e-7, 0.000001, 123456789012345.6, 2 ** 53 + 2, 1.5e300),
-);
-const propertyKey = mostly(text(1, 8), fc.constantFrom("", "0", "12", "1a", "-1", "__proto__", "constructor", "x".repeat(129)));
-const properties = fc.dictionary(propertyKey, fc.oneof(text(0, 10), number, fc.boolean()), { maxKeys: 6 });
 const millis = mostly(
   fc.integer({ min: LIMITS.minTimestampMs - 2, max: NOW + SKEW + 2 }),
   fc.constantFrom(0, -1, 1.5, 2 ** 53, 1e15, 999_999_999_999_999, NOW + SKEW, NOW + SKEW + 1),
@@ -120,41 +103,12 @@ const timestamp = fc.oneof(
     ),
   },
 );
-const id = mostly(
-  fc.oneof(
-    fc.uuid(),
-    fc.uuid().map((u) => u.toUpperCase()),
-  ),
-  fc.constantFrom("not-a-uuid", "00000000-0000-0000-0000-000000000000", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"),
-);
-
 const required = fc.record({
   event_name: bounded(0, LIMITS.eventName),
   user_id: bounded(0, LIMITS.userId),
   timestamp,
 });
-const optional = fc.record(
-  {
-    event_id: id,
-    channel: mostly(fc.constantFrom(...CHANNELS), fc.constantFrom("Web", "fax", "")),
-    campaign_id: bounded(0, LIMITS.campaignId),
-    session_id: bounded(0, LIMITS.sessionId),
-    anonymous_id: bounded(0, LIMITS.anonymousId),
-    tags: fc.array(bounded(0, LIMITS.tagLength), { maxLength: 4 }),
-    metadata: properties,
-    user_properties: properties,
-    device: fc.record(
-      {
-        category: bounded(0, LIMITS.deviceFieldLength),
-        os: bounded(0, LIMITS.deviceFieldLength),
-        hostname: bounded(0, LIMITS.deviceFieldLength),
-      },
-      { requiredKeys: [] },
-    ),
-    app: fc.record({ id: bounded(0, LIMITS.appFieldLength), version: text(0, 6) }, { requiredKeys: [] }),
-  },
-  { requiredKeys: [] },
-);
+const optional = fc.record({ event_id: eventId, ...optionalFields }, { requiredKeys: [] });
 const rare = mostly(
   fc.constant({}),
   fc.record(
@@ -168,19 +122,7 @@ const rare = mostly(
   ),
 );
 // Required fields are sometimes left out, and keys come in shuffled orders.
-const event = fc
-  .tuple(
-    required,
-    optional,
-    rare,
-    mostly(fc.constant<string[]>([]), fc.subarray(["event_name", "user_id", "timestamp"], { maxLength: 1 })),
-    fc.nat(),
-  )
-  .map(([head, tail, odd, drop, seed]) => {
-    const entries = Object.entries({ ...head, ...tail, ...odd }).filter(([key]) => !drop.includes(key));
-    const shift = entries.length > 0 ? seed % entries.length : 0;
-    return Object.fromEntries([...entries.slice(shift), ...entries.slice(0, shift)]);
-  });
+const event = shuffledObject([required, optional, rare], ["event_name", "user_id", "timestamp"]);
 
 describe("createFastEventReader", () => {
   it("takes the SDKs' events and writes the general path's messages for them", () => {

@@ -1,6 +1,5 @@
-import { z } from "zod";
+import { EVENT_FIELD, EVENT_KEYS, EventScanner } from "./event-scan";
 import {
-  asciiNames,
   CLOSE_BRACE,
   CLOSE_BRACKET,
   COLON,
@@ -10,16 +9,11 @@ import {
   NameSet,
   OPEN_BRACE,
   OPEN_BRACKET,
-  PropertySpans,
   QUOTE,
-  readProperties,
-  readStringObject,
-  readTags,
   stringEnd,
-  TagSpans,
   ZERO,
 } from "./json-scan";
-import { CHANNELS, type EventSchemaOptions, LIMITS, parseIsoTimestamp } from "./schema";
+import { type EventSchemaOptions, LIMITS, parseIsoTimestamp } from "./schema";
 import { writeUuidv7 } from "./uuid";
 
 // The ingest's fast path for bodies in the form SDKs send (compact JSON, printable ASCII text): one
@@ -51,138 +45,26 @@ export interface FastEventReader {
   batch(body: Buffer, receivedAt: number): FastEvent[] | undefined;
 }
 
-const UUID = z.regexes.uuid();
-
-/** Input keys by field number; from F_EVENT_NAME on, in the order the validator writes them. */
-const KEYS = [
-  "event_id",
-  "timestamp",
-  "event_name",
-  "user_id",
-  "channel",
-  "campaign_id",
-  "session_id",
-  "anonymous_id",
-  "tags",
-  "metadata",
-  "user_properties",
-  "device",
-  "app",
-] as const;
-const KEY_NAMES = new NameSet(KEYS);
 /** `,"name":` for each field, as written before its value. */
-const KEY_PREFIXES = KEYS.map((name) => Buffer.from(`,"${name}":`, "latin1"));
+const KEY_PREFIXES = EVENT_KEYS.map(({ name }) => Buffer.from(`,"${name}":`, "latin1"));
 const ID_FIRST = Buffer.from('"event_id":"', "latin1");
 const ID_LAST = Buffer.from(',"event_id":"', "latin1");
 const TIMESTAMP = Buffer.from('"timestamp":', "latin1");
-const F_EVENT_ID = 0;
-const F_TIMESTAMP = 1;
-const F_EVENT_NAME = 2;
-const F_USER_ID = 3;
-const F_CHANNEL = 4;
-const F_CAMPAIGN_ID = 5;
-const F_SESSION_ID = 6;
-const F_ANONYMOUS_ID = 7;
-const F_TAGS = 8;
-const F_METADATA = 9;
-const F_USER_PROPERTIES = 10;
-const F_DEVICE = 11;
-const F_APP = 12;
+const F_EVENT_ID = EVENT_FIELD.event_id;
+const F_TIMESTAMP = EVENT_FIELD.timestamp;
+const F_EVENT_NAME = EVENT_FIELD.event_name;
+const F_USER_ID = EVENT_FIELD.user_id;
+const F_CAMPAIGN_ID = EVENT_FIELD.campaign_id;
+const F_APP = EVENT_FIELD.app;
 const REQUIRED = (1 << F_TIMESTAMP) | (1 << F_EVENT_NAME) | (1 << F_USER_ID);
-
-/** Bounded string fields: [min, max] characters (ASCII only here, so bytes). */
-const STRING_BOUNDS: Partial<Record<number, readonly [number, number]>> = {
-  [F_EVENT_NAME]: [1, LIMITS.eventName],
-  [F_USER_ID]: [1, LIMITS.userId],
-  [F_CAMPAIGN_ID]: [1, LIMITS.campaignId],
-  [F_SESSION_ID]: [1, LIMITS.sessionId],
-  [F_ANONYMOUS_ID]: [1, LIMITS.anonymousId],
-};
-const CHANNEL_NAMES = new NameSet(CHANNELS);
-const DEVICE_NAMES = asciiNames([
-  "category",
-  "brand",
-  "model",
-  "os",
-  "os_version",
-  "browser",
-  "browser_version",
-  "language",
-  "hostname",
-]);
-const APP_NAMES = asciiNames(["id", "version"]);
 const ENVELOPE_NAMES = new NameSet(["events", "sent_at"]);
+const scanner = new EventScanner(EVENT_KEYS);
+const { valueStart, valueEnd } = scanner;
 
-/** Spans of the event being read; reading is synchronous, so one set serves every call. */
-const valueStart = new Int32Array(KEYS.length);
-const valueEnd = new Int32Array(KEYS.length);
-const tags = new TagSpans();
-const metadata = new PropertySpans(LIMITS.metadataKeys);
-const userProperties = new PropertySpans(LIMITS.userPropertiesKeys);
-const deviceStart = new Int32Array(DEVICE_NAMES.length);
-const deviceEnd = new Int32Array(DEVICE_NAMES.length);
-const appStart = new Int32Array(APP_NAMES.length);
-const appEnd = new Int32Array(APP_NAMES.length);
-/** The index just past the closing brace of the event read last. */
-let eventEnd = 0;
-
-/**
- * Reads the event object at `p` into the span tables; the bit set of fields present, or -1. Each
- * field's span covers its whole value (a string's quotes included), as it is copied into the message.
- */
+/** Reads the event object at `p`; the bit set of fields present, or -1 when it is not certainly valid. */
 function readEvent(b: Buffer, p: number): number {
-  if (b[p] !== OPEN_BRACE) return -1;
-  let seen = 0;
-  let i = p + 1;
-  for (;;) {
-    const keyEnd = stringEnd(b, i);
-    if (keyEnd < 0) return -1;
-    const field = KEY_NAMES.indexOf(b, i + 1, keyEnd);
-    if (field < 0 || (seen & (1 << field)) !== 0 || b[keyEnd + 1] !== COLON) return -1;
-    seen |= 1 << field;
-    i = keyEnd + 2;
-    let end: number;
-    switch (field) {
-      case F_TIMESTAMP:
-        end = b[i] === QUOTE ? stringEnd(b, i) + 1 : integerEnd(b, i);
-        break;
-      case F_TAGS:
-        end = readTags(b, i, tags);
-        break;
-      case F_METADATA:
-        end = readProperties(b, i, metadata);
-        break;
-      case F_USER_PROPERTIES:
-        end = readProperties(b, i, userProperties);
-        break;
-      case F_DEVICE:
-        end = readStringObject(b, i, DEVICE_NAMES, deviceStart, deviceEnd, LIMITS.deviceFieldLength);
-        break;
-      case F_APP:
-        end = readStringObject(b, i, APP_NAMES, appStart, appEnd, LIMITS.appFieldLength);
-        break;
-      default: {
-        const close = stringEnd(b, i);
-        if (close < 0) return -1;
-        const length = close - i - 1;
-        const bounds = STRING_BOUNDS[field];
-        if (bounds && (length < bounds[0] || length > bounds[1])) return -1;
-        if (field === F_CHANNEL && CHANNEL_NAMES.indexOf(b, i + 1, close) < 0) return -1;
-        if (field === F_EVENT_ID && (length !== 36 || !UUID.test(b.toString("latin1", i + 1, close)))) return -1;
-        end = close + 1;
-      }
-    }
-    if (end <= 0) return -1;
-    valueStart[field] = i;
-    valueEnd[field] = end;
-    i = end;
-    if (b[i] === CLOSE_BRACE) {
-      eventEnd = i + 1;
-      return (seen & REQUIRED) === REQUIRED ? seen : -1;
-    }
-    if (b[i] !== COMMA) return -1;
-    i++;
-  }
+  const seen = scanner.read(b, p);
+  return seen >= 0 && (seen & REQUIRED) === REQUIRED ? seen : -1;
 }
 
 /**
@@ -251,7 +133,7 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
 
   /**
    * Reads the event at `p` and appends its message head; false when the general path must decide.
-   * Leaves the event's end in `eventEnd`.
+   * Leaves the event's end in `scanner.end`.
    */
   function readOne(b: Buffer, p: number, latest: number): boolean {
     const seen = readEvent(b, p);
@@ -265,7 +147,7 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
     if (timestamp < LIMITS.minTimestampMs || timestamp > latest) return false;
     const given = (seen & (1 << F_EVENT_ID)) !== 0;
     // At most the event's bytes, a comma a field, an event_id and a timestamp longer than its text.
-    reserve(eventEnd - p + 128);
+    reserve(scanner.end - p + 128);
     const o = out;
     let at = w;
     headStart[count] = at;
@@ -278,7 +160,7 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
     at = copy(o, TIMESTAMP, 0, TIMESTAMP.length, at);
     // An integer's text is already the canonical one (integerEnd); an ISO string becomes epoch ms.
     at = iso ? putInteger(o, timestamp, at) : copy(o, b, tsStart, tsEnd, at);
-    for (let field = F_EVENT_NAME; field <= F_APP; field++) {
+    for (let field: number = F_EVENT_NAME; field <= F_APP; field++) {
       if ((seen & (1 << field)) === 0) continue;
       const prefix = KEY_PREFIXES[field] as Buffer;
       at = copy(o, prefix, 0, prefix.length, at);
@@ -324,7 +206,7 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
       count = 0;
       w = 0;
       // The object must be the whole body: its closing brace is the last byte.
-      if (!readOne(body, 0, now() + options.maxFutureSkewMs) || eventEnd !== body.length) return undefined;
+      if (!readOne(body, 0, now() + options.maxFutureSkewMs) || scanner.end !== body.length) return undefined;
       return finish(`,"received_at":${receivedAt}}`)[0];
     },
 
@@ -354,7 +236,7 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
           i++;
           for (;;) {
             if (count === LIMITS.batchEvents || !readOne(b, i, latest)) return undefined;
-            i = eventEnd;
+            i = scanner.end;
             if (b[i] === CLOSE_BRACKET) break;
             if (b[i] !== COMMA) return undefined;
             i++;

@@ -1,3 +1,4 @@
+export * from "./event-scan";
 export * from "./fast-event";
 export * from "./json-scan";
 export * from "./schema";

@@ -53,6 +53,9 @@ export const deviceSchema = z
   .partial()
   .strict();
 
+/** The device fields, in schema order (which is also the order of the `device_*` columns). */
+export const DEVICE_FIELDS = Object.keys(deviceSchema.shape) as readonly (keyof z.infer<typeof deviceSchema>)[];
+
 /** Optional application context. */
 export const appSchema = z
   .object({ id: boundedString(LIMITS.appFieldLength), version: boundedString(LIMITS.appFieldLength) })

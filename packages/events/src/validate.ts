@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
   CHANNELS,
+  DEVICE_FIELDS,
   type EventMessage,
   type EventSchemaOptions,
   type FieldIssue,
@@ -28,7 +29,7 @@ const TIMESTAMP_MESSAGE = "must be epoch milliseconds or an ISO-8601 string";
 const UUID_MESSAGE = "must be a UUID";
 const HIGH_SURROGATE = /[\uD800-\uDBFF]/;
 
-const DEVICE_KEYS = ["category", "brand", "model", "os", "os_version", "browser", "browser_version", "language", "hostname"];
+const DEVICE_KEYS: readonly string[] = DEVICE_FIELDS;
 const APP_KEYS = ["id", "version"];
 const ITEM_STRING_KEYS = ["id", "name", "brand", "variant"];
 const DEVICE_KEY_SET = new Set(DEVICE_KEYS);
