@@ -3,6 +3,7 @@ import {
   APOSTROPHE,
   CLOSE_BRACKET,
   COMMA,
+  copyBytes,
   EVENT_FIELD,
   EVENT_KEYS,
   type EventKey,
@@ -12,6 +13,7 @@ import {
   KIND_STRING,
   KIND_TRUE,
   LIMITS,
+  MESSAGE_TIME_KEYS,
   OPEN_BRACKET,
   type PropertySpans,
   QUOTE,
@@ -44,8 +46,7 @@ const NEWLINE = 0x0a;
 /** The keys of an event message: the client event's, with timestamp in epoch ms, and received_at and sent_at. */
 const KEYS: readonly EventKey[] = [
   ...EVENT_KEYS.map((key): EventKey => (key.kind === "timestamp" ? { name: key.name, kind: "integer" } : key)),
-  { name: "received_at", kind: "integer" },
-  { name: "sent_at", kind: "integer" },
+  ...MESSAGE_TIME_KEYS,
 ];
 const {
   event_id: F_EVENT_ID,
@@ -80,10 +81,7 @@ function readMessage(b: Buffer): number {
 
 /** Appends the bytes of b[start, end) to `out` at `at`; the new write position. */
 function copy(b: Buffer, start: number, end: number, at: number): number {
-  if (end - start > 32) return at + b.copy(out, at, start, end);
-  let w = at;
-  for (let i = start; i < end; i++) out[w++] = b[i] as number;
-  return w;
+  return copyBytes(out, b, start, end, at);
 }
 
 /** Appends an ASCII string. */

@@ -1,6 +1,5 @@
 import { z } from "zod";
 import {
-  asciiNames,
   CLOSE_BRACE,
   COLON,
   COMMA,
@@ -15,7 +14,7 @@ import {
   stringEnd,
   TagSpans,
 } from "./json-scan";
-import { CHANNELS, DEVICE_FIELDS, LIMITS } from "./schema";
+import { APP_FIELDS, CHANNELS, DEVICE_FIELDS, LIMITS } from "./schema";
 
 /** What a top-level key of an event holds, as EventScanner checks it. */
 export type EventValueKind =
@@ -37,13 +36,8 @@ export interface EventKey {
   bounds?: readonly [number, number];
 }
 
-/**
- * The keys of a client event as the scanner checks them, in the order the validator writes them (so
- * an event's fields can be copied out in index order after event_id and timestamp); EVENT_FIELD
- * gives their indexes. A Kafka message reader appends received_at and sent_at (indexes 13 and 14) and
- * reads timestamp as an integer.
- */
-export const EVENT_KEYS: readonly EventKey[] = [
+/** How each top-level key of an event and of its Kafka message is checked, in field-number order. */
+const FIELD_KEYS = [
   { name: "event_id", kind: "uuid" },
   { name: "timestamp", kind: "timestamp" },
   { name: "event_name", kind: "string", bounds: [1, LIMITS.eventName] },
@@ -57,53 +51,31 @@ export const EVENT_KEYS: readonly EventKey[] = [
   { name: "user_properties", kind: "user_properties" },
   { name: "device", kind: "device" },
   { name: "app", kind: "app" },
-];
+  { name: "received_at", kind: "integer" },
+  { name: "sent_at", kind: "integer" },
+] as const satisfies readonly EventKey[];
 
-/** Indexes of EVENT_KEYS (and of a message reader's two extra keys), for the bit sets and spans of EventScanner. */
-export const EVENT_FIELD = {
-  event_id: 0,
-  timestamp: 1,
-  event_name: 2,
-  user_id: 3,
-  channel: 4,
-  campaign_id: 5,
-  session_id: 6,
-  anonymous_id: 7,
-  tags: 8,
-  metadata: 9,
-  user_properties: 10,
-  device: 11,
-  app: 12,
-  received_at: 13,
-  sent_at: 14,
-} as const;
+/**
+ * The keys of a client event, in the order the validator writes them (so an event's fields can be
+ * copied out in field-number order after event_id and timestamp).
+ */
+export const EVENT_KEYS: readonly EventKey[] = FIELD_KEYS.slice(
+  0,
+  FIELD_KEYS.findIndex((key) => key.name === "received_at"),
+);
+
+/** The keys the ingest adds to a Kafka message, after the event's: received_at and sent_at. */
+export const MESSAGE_TIME_KEYS: readonly EventKey[] = FIELD_KEYS.slice(EVENT_KEYS.length);
+
+/** Field numbers by key name: indexes into EVENT_KEYS followed by MESSAGE_TIME_KEYS, for EventScanner's bit sets and spans. */
+export const EVENT_FIELD = Object.fromEntries(FIELD_KEYS.map(({ name }, index) => [name, index])) as {
+  readonly [Name in (typeof FIELD_KEYS)[number]["name"]]: number;
+};
 
 const UUID = z.regexes.uuid();
-const KINDS: readonly EventValueKind[] = [
-  "integer",
-  "timestamp",
-  "uuid",
-  "string",
-  "channel",
-  "tags",
-  "metadata",
-  "user_properties",
-  "device",
-  "app",
-];
-// Indexes into KINDS.
-const INTEGER = 0;
-const TIMESTAMP = 1;
-const ID = 2;
-const STRING = 3;
-const CHANNEL = 4;
-const TAGS = 5;
-const METADATA = 6;
-const USER_PROPERTIES = 7;
-const DEVICE = 8;
 const CHANNEL_NAMES = new NameSet(CHANNELS);
-const DEVICE_NAMES = asciiNames(DEVICE_FIELDS);
-const APP_NAMES = asciiNames(["id", "version"]);
+const DEVICE_NAMES = new NameSet(DEVICE_FIELDS);
+const APP_NAMES = new NameSet(APP_FIELDS);
 
 /**
  * Reads the top-level keys of an event object in compact JSON, the part the ingest's fast-event.ts and
@@ -118,22 +90,18 @@ export class EventScanner {
   readonly metadata = new PropertySpans(LIMITS.metadataKeys);
   readonly userProperties = new PropertySpans(LIMITS.userPropertiesKeys);
   /** Device and app values (without quotes) by key, in DEVICE_FIELDS and (id, version) order; -1: absent. */
-  readonly deviceStart = new Int32Array(DEVICE_NAMES.length);
-  readonly deviceEnd = new Int32Array(DEVICE_NAMES.length);
-  readonly appStart = new Int32Array(APP_NAMES.length);
-  readonly appEnd = new Int32Array(APP_NAMES.length);
+  readonly deviceStart = new Int32Array(DEVICE_FIELDS.length);
+  readonly deviceEnd = new Int32Array(DEVICE_FIELDS.length);
+  readonly appStart = new Int32Array(APP_FIELDS.length);
+  readonly appEnd = new Int32Array(APP_FIELDS.length);
   /** The index just past the closing brace of the object read last. */
   end = 0;
   private readonly names: NameSet;
-  private readonly kinds: Uint8Array;
-  private readonly min: Int32Array;
-  private readonly max: Int32Array;
+  private readonly keys: readonly EventKey[];
 
   constructor(keys: readonly EventKey[]) {
     this.names = new NameSet(keys.map((key) => key.name));
-    this.kinds = Uint8Array.from(keys, (key) => KINDS.indexOf(key.kind));
-    this.min = Int32Array.from(keys, (key) => key.bounds?.[0] ?? 0);
-    this.max = Int32Array.from(keys, (key) => key.bounds?.[1] ?? Number.MAX_SAFE_INTEGER);
+    this.keys = keys;
     this.valueStart = new Int32Array(keys.length);
     this.valueEnd = new Int32Array(keys.length);
   }
@@ -166,21 +134,30 @@ export class EventScanner {
 
   /** The end of the value at `i` of key `key` when it is of its kind, or -1. */
   private value(b: Buffer, i: number, key: number): number {
-    const kind = this.kinds[key] as number;
-    if (kind === INTEGER) return integerEnd(b, i);
-    // A timestamp is epoch ms or an ISO-8601 string; the caller parses and bounds it.
-    if (kind === TIMESTAMP) return b[i] === QUOTE ? stringEnd(b, i) + 1 : integerEnd(b, i);
-    if (kind === TAGS) return readTags(b, i, this.tags);
-    if (kind === METADATA) return readProperties(b, i, this.metadata);
-    if (kind === USER_PROPERTIES) return readProperties(b, i, this.userProperties);
-    if (kind === DEVICE) return readStringObject(b, i, DEVICE_NAMES, this.deviceStart, this.deviceEnd, LIMITS.deviceFieldLength);
-    if (kind > DEVICE) return readStringObject(b, i, APP_NAMES, this.appStart, this.appEnd, LIMITS.appFieldLength);
+    const { kind, bounds } = this.keys[key] as EventKey;
+    switch (kind) {
+      case "integer":
+        return integerEnd(b, i);
+      case "timestamp":
+        // Epoch ms or an ISO-8601 string; the caller parses and bounds it.
+        return b[i] === QUOTE ? stringEnd(b, i) + 1 : integerEnd(b, i);
+      case "tags":
+        return readTags(b, i, this.tags);
+      case "metadata":
+        return readProperties(b, i, this.metadata);
+      case "user_properties":
+        return readProperties(b, i, this.userProperties);
+      case "device":
+        return readStringObject(b, i, DEVICE_NAMES, this.deviceStart, this.deviceEnd, LIMITS.deviceFieldLength);
+      case "app":
+        return readStringObject(b, i, APP_NAMES, this.appStart, this.appEnd, LIMITS.appFieldLength);
+    }
     const close = stringEnd(b, i);
     if (close < 0) return -1;
     const length = close - i - 1;
-    if (kind === STRING && (length < (this.min[key] as number) || length > (this.max[key] as number))) return -1;
-    if (kind === CHANNEL && CHANNEL_NAMES.indexOf(b, i + 1, close) < 0) return -1;
-    if (kind === ID && (length !== 36 || !UUID.test(b.toString("latin1", i + 1, close)))) return -1;
+    if (bounds !== undefined && (length < bounds[0] || length > bounds[1])) return -1;
+    if (kind === "channel" && CHANNEL_NAMES.indexOf(b, i + 1, close) < 0) return -1;
+    if (kind === "uuid" && (length !== 36 || !UUID.test(b.toString("latin1", i + 1, close)))) return -1;
     return close + 1;
   }
 }

@@ -62,6 +62,9 @@ export const appSchema = z
   .partial()
   .strict();
 
+/** The app fields, in schema order (and `app_*` column order). */
+export const APP_FIELDS = Object.keys(appSchema.shape) as readonly (keyof z.infer<typeof appSchema>)[];
+
 /** One line item of a commerce event. */
 export const itemSchema = z
   .object({
@@ -202,9 +205,12 @@ export function toFieldIssues(error: z.ZodError, prefix = ""): FieldIssue[] {
  * appending the server's fields to the event's JSON instead of copying the event into a new object.
  */
 export function serializeEventMessage(event: ValidatedEvent, receivedAt: number, sentAt?: number): string {
-  const json = JSON.stringify(event);
-  const extra = sentAt === undefined ? `,"received_at":${receivedAt}}` : `,"received_at":${receivedAt},"sent_at":${sentAt}}`;
-  return json.slice(0, -1) + extra;
+  return JSON.stringify(event).slice(0, -1) + messageTail(receivedAt, sentAt);
+}
+
+/** What closes an event message after the event's own fields: the server's times and the brace. */
+export function messageTail(receivedAt: number, sentAt?: number): string {
+  return sentAt === undefined ? `,"received_at":${receivedAt}}` : `,"received_at":${receivedAt},"sent_at":${sentAt}}`;
 }
 
 /** Builds the Kafka message for a validated event. */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  APP_FIELDS,
   CHANNELS,
   DEVICE_FIELDS,
   type EventMessage,
@@ -29,11 +30,9 @@ const TIMESTAMP_MESSAGE = "must be epoch milliseconds or an ISO-8601 string";
 const UUID_MESSAGE = "must be a UUID";
 const HIGH_SURROGATE = /[\uD800-\uDBFF]/;
 
-const DEVICE_KEYS: readonly string[] = DEVICE_FIELDS;
-const APP_KEYS = ["id", "version"];
 const ITEM_STRING_KEYS = ["id", "name", "brand", "variant"];
-const DEVICE_KEY_SET = new Set(DEVICE_KEYS);
-const APP_KEY_SET = new Set(APP_KEYS);
+const DEVICE_KEY_SET: ReadonlySet<string> = new Set(DEVICE_FIELDS);
+const APP_KEY_SET: ReadonlySet<string> = new Set(APP_FIELDS);
 const ITEM_KEYS = [...ITEM_STRING_KEYS, "price", "quantity"];
 const ITEM_KEY_SET = new Set(ITEM_KEYS);
 const EVENT_FIELDS = [
@@ -367,11 +366,11 @@ function checkEventFields(event: Record<string, unknown>, out: Record<string, un
     if (properties !== event.user_properties) out.user_properties = properties;
   }
   if (event.device !== undefined) {
-    const device = checkStringObject(event.device, "device", DEVICE_KEYS, DEVICE_KEY_SET, LIMITS.deviceFieldLength, issues);
+    const device = checkStringObject(event.device, "device", DEVICE_FIELDS, DEVICE_KEY_SET, LIMITS.deviceFieldLength, issues);
     if (device !== event.device) out.device = device;
   }
   if (event.app !== undefined) {
-    const app = checkStringObject(event.app, "app", APP_KEYS, APP_KEY_SET, LIMITS.appFieldLength, issues);
+    const app = checkStringObject(event.app, "app", APP_FIELDS, APP_KEY_SET, LIMITS.appFieldLength, issues);
     if (app !== event.app) out.app = app;
   }
   if (event.items !== undefined) {
