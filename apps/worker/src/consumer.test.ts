@@ -3,10 +3,12 @@ import { createRegistry } from "@sluice/metrics";
 import { testLogger } from "@sluice/testing";
 import type { ConsumerRunConfig, EachBatchPayload, Kafka } from "kafkajs";
 import { describe, expect, it } from "vitest";
+import { ByteArena } from "./arena";
 import { createEventConsumer, itemWeight } from "./consumer";
-import type { RawMessage } from "./decode";
+import { decodeMessage, lineOf, type RawMessage, rowBytes } from "./decode";
 import { createWorkerMetrics } from "./metrics";
-import type { CommitPosition, Item, Sink } from "./sink";
+import { type CommitPosition, type Item, positionOf, type Sink } from "./sink";
+import { makeEvent } from "./test-support";
 
 const EVENTS = { GROUP_JOIN: "consumer.group_join", CRASH: "consumer.crash" } as const;
 
@@ -94,7 +96,7 @@ function gatedSink() {
       running++;
       maxRunning = Math.max(maxRunning, running);
       const gate = deferred<void>();
-      const offsets = items.map((item) => (item.kind === "dead" ? item.dead.message : item.message).offset);
+      const offsets = items.map((item) => positionOf(item).offset);
       // Items still holding kafkajs's key or value slices (which pin the whole fetch response).
       const pinned = items.filter((item) => item.kind === "skip" && (item.message.value || item.message.key)).length;
       writes.push({ offsets, pinned, release: () => gate.resolve() });
@@ -237,10 +239,12 @@ describe("event consumer", () => {
   });
 
   it("weighs an item by the bytes and line it holds", () => {
-    const message: RawMessage = { topic: "events", partition: 0, offset: "1", key: null, value: Buffer.alloc(300) };
-    const row = { kind: "row", message, row: { line: "y".repeat(200) } } as unknown as Item;
-    const dead = { kind: "dead", dead: { reason: "invalid_json", details: "", eventId: "", message } } as Item;
-    expect(itemWeight(row) - itemWeight(dead)).toBe(200);
-    expect(itemWeight(dead)).toBeGreaterThan(300);
+    const message: RawMessage = { topic: "events", partition: 0, offset: "1", key: Buffer.alloc(10), value: Buffer.alloc(300) };
+    const decoded = decodeMessage({ ...message, value: Buffer.from(JSON.stringify(makeEvent(1))) }, new ByteArena());
+    if (decoded.kind !== "row") throw new Error("expected a row");
+    const dead: Item = { kind: "dead", dead: { reason: "invalid_json", details: "", eventId: "", message } };
+    expect(itemWeight(decoded) - itemWeight(dead)).toBe(rowBytes(decoded.row) - 310);
+    expect(rowBytes(decoded.row)).toBe(10 + JSON.stringify(makeEvent(1)).length + lineOf(decoded.row).length);
+    expect(itemWeight(dead)).toBeGreaterThan(310);
   });
 });

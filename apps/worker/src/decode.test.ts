@@ -1,7 +1,8 @@
 import { toTabSeparatedEventLine } from "@sluice/clickhouse";
 import { type EventMessage, validateEventMessage } from "@sluice/events";
 import { describe, expect, it } from "vitest";
-import { decodeMessage, type RawMessage } from "./decode";
+import { ByteArena } from "./arena";
+import { decodeMessage, eventIdOf, insertBody, lineOf, messageOf, type RawMessage, rowBytes } from "./decode";
 
 const base = {
   event_id: "0192F3A4-B5C6-7D8E-9FA0-B1C2D3E4F5A6",
@@ -43,16 +44,16 @@ function message(event: unknown, offset: number): RawMessage {
 describe("decodeMessage", () => {
   it("encodes the line of the validated event, with its id lower-cased", () => {
     events.forEach((event, i) => {
-      const decoded = decodeMessage(message(event, 100 + i));
+      const decoded = decodeMessage(message(event, 100 + i), new ByteArena());
       if (decoded.kind !== "row") throw new Error(`expected a row: ${JSON.stringify(decoded)}`);
       const validated = validateEventMessage(JSON.parse(JSON.stringify(event)));
       if (!validated.success) throw new Error("expected a valid event");
       const expected = { ...validated.data, event_id: validated.data.event_id.toLowerCase() } as EventMessage;
-      expect(decoded.row.line).toBe(
+      expect(lineOf(decoded.row).toString("utf8")).toBe(
         toTabSeparatedEventLine(expected, { topic: "events", partition: 4, offset: String(100 + i) }),
       );
+      expect(eventIdOf(decoded.row)).toBe(expected.event_id);
       expect(decoded.row).toMatchObject({
-        eventId: expected.event_id,
         eventName: "purchase",
         month: 202603,
         offset: String(100 + i),
@@ -62,13 +63,45 @@ describe("decodeMessage", () => {
   });
 
   it("dead-letters text that is not JSON and events that fail the schema", () => {
-    expect(decodeMessage({ ...message(base, 1), value: Buffer.from("{nope") })).toMatchObject({
+    expect(decodeMessage({ ...message(base, 1), value: Buffer.from("{nope") }, new ByteArena())).toMatchObject({
       kind: "dead",
       dead: { reason: "invalid_json" },
     });
-    expect(decodeMessage(message({ ...base, timestamp: "yesterday" }, 2))).toMatchObject({
+    expect(decodeMessage(message({ ...base, timestamp: "yesterday" }, 2), new ByteArena())).toMatchObject({
       kind: "dead",
       dead: { reason: "schema_violation", eventId: base.event_id },
     });
+  });
+
+  it("keeps each row's original key and value beside its line, in shared chunks, until they are asked for", () => {
+    const arena = new ByteArena(4096);
+    const sent = events.map((event, i) => ({ ...message(event, i), key: i === 0 ? null : Buffer.from(`user-${i}`) }));
+    const rows = sent.map((fetched) => {
+      const decoded = decodeMessage(fetched, arena);
+      if (decoded.kind !== "row") throw new Error("expected a row");
+      return decoded.row;
+    });
+    // A slice of kafkajs's fetch response is not kept: overwriting the fetched bytes changes nothing.
+    for (const fetched of sent) fetched.value?.fill(0x20);
+    rows.forEach((row, i) => {
+      const original = message(events[i], i);
+      expect(messageOf(row)).toEqual({ ...original, key: i === 0 ? null : Buffer.from(`user-${i}`) });
+      expect(rowBytes(row)).toBe((i === 0 ? 0 : `user-${i}`.length) + (original.value?.length ?? 0) + lineOf(row).length);
+    });
+    expect(rows[0]?.bytes).toBe(rows[1]?.bytes);
+  });
+
+  it("moves to a new chunk when a row does not fit, and writes the lines of any rows as one body", () => {
+    const arena = new ByteArena(64);
+    const rows = events.map((event, i) => {
+      const decoded = decodeMessage(message(event, i), arena);
+      if (decoded.kind !== "row") throw new Error("expected a row");
+      return decoded.row;
+    });
+    expect(rows[0]?.bytes).not.toBe(rows[1]?.bytes);
+    const picked = [rows[1], rows[0]].filter((row) => row !== undefined);
+    expect(Buffer.concat([...insertBody(picked)]).toString("utf8")).toBe(
+      picked.map((row) => lineOf(row).toString("utf8")).join(""),
+    );
   });
 });

@@ -1,6 +1,9 @@
 import { toTabSeparatedEventLine } from "@sluice/clickhouse";
 import { validateEventMessage } from "@sluice/events";
+import type { ByteArena } from "./arena";
 import { fastLine } from "./fast-line";
+
+const TAB = 0x09;
 
 /** One consumed Kafka message, reduced to what the worker needs. */
 export interface RawMessage {
@@ -24,11 +27,19 @@ export interface DeadLetter {
   message: RawMessage;
 }
 
-/** A valid event ready for ClickHouse: its encoded line and what the exactly-once checks need. */
+/**
+ * A valid event ready for ClickHouse: its encoded line, its original message (for the dead-letter path,
+ * should ClickHouse reject the row) and what the exactly-once checks need. The bytes live in a
+ * ByteArena chunk, back to back: the message's key (when it has one), its value, then the line.
+ */
 export interface PendingRow {
-  /** The `events` row as a TabSeparated line (EVENT_COLUMNS order). */
-  line: string;
-  eventId: string;
+  bytes: Buffer;
+  /** Where the key starts in `bytes`, or -1 for a message without a key; the key ends where the value starts. */
+  keyStart: number;
+  valueStart: number;
+  /** The `events` row as a TabSeparated line (EVENT_COLUMNS order): bytes[lineStart, lineEnd). */
+  lineStart: number;
+  lineEnd: number;
   eventName: string;
   /** The `timestamp` column: seconds since the epoch. */
   timestamp: number;
@@ -39,7 +50,7 @@ export interface PendingRow {
   offset: string;
 }
 
-export type Decoded = { kind: "row"; row: PendingRow; message: RawMessage } | { kind: "dead"; dead: DeadLetter };
+export type Decoded = { kind: "row"; row: PendingRow } | { kind: "dead"; dead: DeadLetter };
 
 function readEventId(value: unknown): string {
   if (typeof value !== "object" || value === null) return "";
@@ -47,53 +58,137 @@ function readEventId(value: unknown): string {
   return typeof id === "string" && id.length <= 64 ? id : "";
 }
 
-/** Parses and validates one message against the event schema and encodes its row; never throws. */
-export function decodeMessage(fetched: RawMessage): Decoded {
-  // kafkajs hands out slices of the whole fetch response. They are kept as they are, not copied: the
-  // consumer admits every message of a fetch, so a buffered fetch is nearly all buffered messages and
-  // the copies only doubled the bytes for a while and cost an allocation each. The value stays bytes,
-  // off the V8 heap, where the garbage collector neither copies nor marks it (it is only read to
-  // dead-letter a row).
-  const message: RawMessage = {
-    topic: fetched.topic,
-    partition: fetched.partition,
-    offset: fetched.offset,
-    key: fetched.key,
-    value: fetched.value,
-  };
-  const fast = fetched.value ? fastLine(fetched.value, message) : undefined;
-  if (fast) return { kind: "row", row: toPendingRow(fast.line, fast.eventId, fast.eventName, fast.timestamp, message), message };
+/** The few event names in use, so each buffered row refers to one shared string instead of its own copy. */
+const names = new Map<string, string>();
+const MAX_NAMES = 4096;
+
+function shared(name: string): string {
+  const known = names.get(name);
+  if (known !== undefined) return known;
+  if (names.size >= MAX_NAMES) names.clear();
+  names.set(name, name);
+  return name;
+}
+
+/** Parses and validates one message against the event schema and stores its row in `arena`; never throws. */
+export function decodeMessage(message: RawMessage, arena: ByteArena): Decoded {
+  const value = message.value ?? Buffer.alloc(0);
+  const fast = fastLine(value, message);
+  if (fast) return { kind: "row", row: store(arena, message, value, fast.line, fast.length, fast.eventName, fast.timestamp) };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fetched.value?.toString("utf8") ?? "");
+    parsed = JSON.parse(value.toString("utf8"));
   } catch (error) {
     const details = error instanceof Error ? error.message : String(error);
-    return { kind: "dead", dead: { reason: "invalid_json", details, eventId: "", message } };
+    return { kind: "dead", dead: { reason: "invalid_json", details, eventId: "", message: detached(message) } };
   }
   // The hand-written twin of eventMessageSchema: the same verdict and issues without zod's cost per message.
   const result = validateEventMessage(parsed);
   if (!result.success) {
     const details = JSON.stringify(result.issues);
-    return { kind: "dead", dead: { reason: "schema_violation", details, eventId: readEventId(parsed), message } };
+    return {
+      kind: "dead",
+      dead: { reason: "schema_violation", details, eventId: readEventId(parsed), message: detached(message) },
+    };
   }
   const event = result.data;
   event.event_id = event.event_id.toLowerCase();
-  const line = toTabSeparatedEventLine(event, message);
-  return { kind: "row", row: toPendingRow(line, event.event_id, event.event_name, event.timestamp, message), message };
+  const line = Buffer.from(toTabSeparatedEventLine(event, message));
+  return { kind: "row", row: store(arena, message, value, line, line.length, event.event_name, event.timestamp) };
 }
 
-function toPendingRow(line: string, eventId: string, eventName: string, timestampMs: number, message: RawMessage): PendingRow {
+/**
+ * A dead letter's own copy of the message: kafkajs hands out slices of the whole fetch response, which
+ * a buffered slice would keep alive until the dead letter is written.
+ */
+function detached(message: RawMessage): RawMessage {
+  const copy = (bytes: Buffer | null) => (bytes ? Buffer.from(bytes) : null);
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    key: copy(message.key),
+    value: copy(message.value),
+  };
+}
+
+function store(
+  arena: ByteArena,
+  message: RawMessage,
+  value: Buffer,
+  line: Buffer,
+  lineLength: number,
+  eventName: string,
+  timestampMs: number,
+): PendingRow {
+  const key = message.key;
+  const keyLength = key ? key.length : 0;
+  const at = arena.reserve(keyLength + value.length + lineLength);
+  const bytes = arena.chunk;
+  if (key) key.copy(bytes, at);
+  const valueStart = at + keyLength;
+  value.copy(bytes, valueStart);
+  const lineStart = valueStart + value.length;
+  line.copy(bytes, lineStart, 0, lineLength);
   const date = new Date(timestampMs);
   return {
-    line,
-    eventId,
-    eventName,
+    bytes,
+    keyStart: key ? at : -1,
+    valueStart,
+    lineStart,
+    lineEnd: lineStart + lineLength,
+    eventName: shared(eventName),
     timestamp: Math.floor(timestampMs / 1000),
     month: date.getUTCFullYear() * 100 + date.getUTCMonth() + 1,
     topic: message.topic,
     partition: message.partition,
     offset: message.offset,
   };
+}
+
+/** The row's TabSeparated line (a view of the arena, not a copy). */
+export function lineOf(row: PendingRow): Buffer {
+  return row.bytes.subarray(row.lineStart, row.lineEnd);
+}
+
+/** The row's event_id: the line's first field. */
+export function eventIdOf(row: PendingRow): string {
+  return row.bytes.toString("latin1", row.lineStart, row.bytes.indexOf(TAB, row.lineStart));
+}
+
+/** The consumed message the row was decoded from, with its original key and value (copies). */
+export function messageOf(row: PendingRow): RawMessage {
+  const { bytes } = row;
+  return {
+    topic: row.topic,
+    partition: row.partition,
+    offset: row.offset,
+    key: row.keyStart < 0 ? null : Buffer.from(bytes.subarray(row.keyStart, row.valueStart)),
+    value: Buffer.from(bytes.subarray(row.valueStart, row.lineStart)),
+  };
+}
+
+/** The bytes of the row and its message that a buffered row holds (its arena share). */
+export function rowBytes(row: PendingRow): number {
+  return row.lineEnd - (row.keyStart < 0 ? row.valueStart : row.keyStart);
+}
+
+const WRITE_BYTES = 256 * 1024;
+
+/** The rows' lines as an insert body: copied into writes of about WRITE_BYTES, in order. */
+export function* insertBody(rows: readonly PendingRow[]): Generator<Buffer> {
+  let chunk = Buffer.allocUnsafe(WRITE_BYTES);
+  let used = 0;
+  for (const row of rows) {
+    const length = row.lineEnd - row.lineStart;
+    if (used + length > chunk.length) {
+      if (used > 0) yield chunk.subarray(0, used);
+      chunk = Buffer.allocUnsafe(Math.max(WRITE_BYTES, length));
+      used = 0;
+    }
+    used += row.bytes.copy(chunk, used, row.lineStart, row.lineEnd);
+  }
+  if (used > 0) yield chunk.subarray(0, used);
 }
 
 /** The original bytes of a consumed message. */

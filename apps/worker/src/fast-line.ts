@@ -31,10 +31,12 @@ import {
 
 /** What the fast path gives for a message it can decide: the same values the general path derives. */
 export interface FastLine {
-  /** The TabSeparated line of `toTabSeparatedEventLine` for the validated event. */
-  line: string;
-  /** The event_id, lower-cased. */
-  eventId: string;
+  /**
+   * The TabSeparated line of `toTabSeparatedEventLine` for the validated event, as bytes: the first
+   * `length` bytes of a scratch buffer that the next call overwrites (the caller copies them out).
+   */
+  line: Buffer;
+  length: number;
   eventName: string;
   /** Epoch milliseconds. */
   timestamp: number;
@@ -225,8 +227,8 @@ export function fastLine(value: Buffer, position: KafkaPosition): FastLine | und
   w = put(position.offset, w);
   out[w++] = NEWLINE;
   return {
-    line: out.toString("latin1", 0, w),
-    eventId,
+    line: out,
+    length: w,
     eventName: b.toString("latin1", (valueStart[F_EVENT_NAME] as number) + 1, (valueEnd[F_EVENT_NAME] as number) - 1),
     timestamp,
   };

@@ -9,6 +9,7 @@ import { createApp } from "./app";
 import { workerEnvSchema } from "./config";
 import { createEventConsumer } from "./consumer";
 import { createDeadLetterWriter } from "./dead-letters";
+import { insertBody } from "./decode";
 import { createWorkerMetrics } from "./metrics";
 import { registerWorkerReadiness } from "./readiness";
 import { createViewRepair } from "./repair";
@@ -38,12 +39,7 @@ await producer.connect();
 const backoff = { initialMs: config.RETRY_INITIAL_MS, maxMs: config.RETRY_MAX_MS };
 const sink = createSink({
   db,
-  insertRows: (rows) =>
-    inserter.insert(
-      "events",
-      EVENT_COLUMNS,
-      rows.map((row) => row.line),
-    ),
+  insertRows: (rows) => inserter.insert("events", EVENT_COLUMNS, insertBody(rows)),
   deadLetters: createDeadLetterWriter({ db, producer, dlqTopic: config.KAFKA_DLQ_TOPIC }),
   views: createViewRepair({ store: createViewStore(db), views: VIEWS, logger, metrics, signal: hardStop.signal }),
   logger,

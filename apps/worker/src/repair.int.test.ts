@@ -14,7 +14,8 @@ import {
 import { createRegistry } from "@sluice/metrics";
 import { MIGRATIONS_DIR, type PrivateService, startPrivateClickHouse, testLogger } from "@sluice/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeMessage, type PendingRow, type RawMessage } from "./decode";
+import { ByteArena } from "./arena";
+import { decodeMessage, insertBody, type PendingRow, type RawMessage } from "./decode";
 import { createWorkerMetrics } from "./metrics";
 import { createViewRepair } from "./repair";
 import { createSink } from "./sink";
@@ -47,9 +48,9 @@ describe("views after an insert cut between the raw part and the views", () => {
     clickhouse = await startPrivateClickHouse();
     server = createClickHouse({ url: clickhouse.address, database: "default", username: "default", password: "" });
     const { db, inserter } = await database("reference");
-    const byMonth = new Map<number, string>();
-    for (const row of rows(messages)) byMonth.set(row.month, (byMonth.get(row.month) ?? "") + row.line);
-    for (const body of byMonth.values()) await inserter.insert("events", EVENT_COLUMNS, body);
+    const byMonth = new Map<number, PendingRow[]>();
+    for (const row of rows(messages)) byMonth.set(row.month, [...(byMonth.get(row.month) ?? []), row]);
+    for (const body of byMonth.values()) await inserter.insert("events", EVENT_COLUMNS, insertBody(body));
     reference = await snapshot(db);
     expect(reference.raw).toEqual({ rows: 600, ids: 600 });
   }, 60_000);
@@ -129,7 +130,7 @@ describe("views after an insert cut between the raw part and the views", () => {
       for (let i = 0; i < all.length; i += 100) {
         for (const month of [202603, 202604]) {
           const body = all.slice(i, i + 100).filter((row) => row.month === month);
-          await inserter.insert("events", EVENT_COLUMNS, body.map((row) => row.line).join(""));
+          await inserter.insert("events", EVENT_COLUMNS, insertBody(body));
           await new Promise((resolve) => setTimeout(resolve, 150));
         }
       }
@@ -191,8 +192,9 @@ async function snapshot(db: ClickHouse): Promise<Snapshot> {
 }
 
 function rows(list: readonly RawMessage[]): PendingRow[] {
+  const arena = new ByteArena();
   return list.flatMap((message) => {
-    const decoded = decodeMessage(message);
+    const decoded = decodeMessage(message, arena);
     return decoded.kind === "row" ? [decoded.row] : [];
   });
 }
@@ -228,7 +230,7 @@ function sinkWithCut(
   const sink = createSink({
     db,
     async insertRows(pending) {
-      const body = pending.map((row) => row.line).join("");
+      const body = [...insertBody(pending)];
       const month = pending[0]?.month ?? 0;
       if (!cut.views || cutMonths.has(month)) {
         inserts += pending.length;

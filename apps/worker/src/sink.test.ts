@@ -2,10 +2,10 @@ import { type ClickHouse, type SqlFragment, toSql } from "@sluice/clickhouse";
 import { createLogger } from "@sluice/logger";
 import { createRegistry } from "@sluice/metrics";
 import { describe, expect, it } from "vitest";
-import type { DeadLetter, PendingRow } from "./decode";
+import { type DeadLetter, eventIdOf, type PendingRow } from "./decode";
 import { createWorkerMetrics } from "./metrics";
 import type { ViewRepair } from "./repair";
-import { createSink, type Item, scopeOf } from "./sink";
+import { createSink, type Item, positionOf, scopeOf } from "./sink";
 import { makeEvent } from "./test-support";
 
 /** An in-memory `events` table that answers the sink's three reads and can fail inserts on demand. */
@@ -35,7 +35,7 @@ class FakeClickHouse implements ClickHouse {
       return [...inPartition]
         .sort((a, b) => Number(b.offset) - Number(a.offset))
         .slice(0, limit)
-        .map((row) => ({ id: row.eventId, stored_offset: row.offset })) as T[];
+        .map((row) => ({ id: eventIdOf(row), stored_offset: row.offset })) as T[];
     }
     if (text.includes("AS stored_offset")) {
       const [, lo, hi] = /kafka_offset >= (\d+) AND kafka_offset <= (\d+)/.exec(text) ?? [];
@@ -133,7 +133,7 @@ describe("exactly-once sink", () => {
     db.failures.push({ error: Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), landed: true });
     await sink.write(admitAll(sink, [makeEvent(1), makeEvent(2)]));
     expect(db.rows).toHaveLength(2);
-    expect(new Set(db.rows.map((row) => row.eventId)).size).toBe(2);
+    expect(new Set(db.rows.map((row) => eventIdOf(row))).size).toBe(2);
     expect((await metrics.retries.get()).values.find((v) => v.labels.operation === "insert")?.value).toBe(2);
     expect(sink.healthy).toBe(true);
   });
@@ -283,12 +283,12 @@ describe("sink: views after a cut insert", () => {
     await second.sink.load("events", 1);
     const again = [0, 1, 2, 3].flatMap((i) => second.sink.admit(message(Math.floor(i / 2), makeEvent(i), i % 2)) ?? []);
     // The first flush after the restart holds partition 0 only; partition 1's messages wait in the buffer.
-    await second.sink.write(again.filter((item) => item.kind !== "dead" && item.message.partition === 0));
+    await second.sink.write(again.filter((item) => item.kind !== "dead" && positionOf(item).partition === 0));
     expect(repairs(db)).toEqual([
       "repair (kafka_topic = 'events' AND kafka_partition = 0 AND kafka_offset >= 0 AND kafka_offset <= 1) OR " +
         "(kafka_topic = 'events' AND kafka_partition = 1 AND kafka_offset >= 0 AND kafka_offset <= 1)",
     ]);
-    await second.sink.write(again.filter((item) => item.kind !== "dead" && item.message.partition === 1));
+    await second.sink.write(again.filter((item) => item.kind !== "dead" && positionOf(item).partition === 1));
     expect(repairs(db)).toHaveLength(1);
   });
 
@@ -336,8 +336,11 @@ describe("sink: views after a cut insert", () => {
 
 describe("scopeOf", () => {
   const row = (offset: number, partition = 0): PendingRow => ({
-    line: "",
-    eventId: `id-${offset}`,
+    bytes: Buffer.alloc(0),
+    keyStart: -1,
+    valueStart: 0,
+    lineStart: 0,
+    lineEnd: 0,
     eventName: offset % 2 ? "b" : "a",
     timestamp: 1000 + offset,
     month: 202603,

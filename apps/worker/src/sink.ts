@@ -50,8 +50,9 @@
  */
 import { type ClickHouse, join, type SqlFragment, sql } from "@sluice/clickhouse";
 import type { Logger } from "pino";
+import { ByteArena } from "./arena";
 import type { DeadLetterWriter } from "./dead-letters";
-import { type DeadLetter, type Decoded, decodeMessage, type PendingRow, type RawMessage } from "./decode";
+import { type DeadLetter, type Decoded, decodeMessage, eventIdOf, messageOf, type PendingRow, type RawMessage } from "./decode";
 import type { WorkerMetrics } from "./metrics";
 import { RecentIds } from "./recent-ids";
 import type { ViewRepair } from "./repair";
@@ -59,6 +60,11 @@ import { type Backoff, backoffDelay, isRowError, sleep } from "./retry";
 
 /** What the consumer buffers: a decoded message, or the position of a duplicate to commit past. */
 export type Item = Decoded | { kind: "skip"; message: RawMessage };
+
+/** The topic, partition and offset of the message an item came from. */
+export function positionOf(item: Item): { topic: string; partition: number; offset: string } {
+  return item.kind === "row" ? item.row : item.kind === "dead" ? item.dead.message : item.message;
+}
 
 /** The next offset to commit per partition after a flush. */
 export interface CommitPosition {
@@ -171,6 +177,7 @@ export function scopeOf(rows: readonly PendingRow[]): SqlFragment {
 export function createSink(deps: SinkDeps): Sink {
   const { db, metrics, logger } = deps;
   const partitions = new Map<string, PartitionState>();
+  const arena = new ByteArena();
   /** The state admit used last; cleared whenever a state is replaced or forgotten. */
   let lastAdmitted: PartitionState | undefined;
   let healthy = true;
@@ -406,9 +413,9 @@ export function createSink(deps: SinkDeps): Sink {
       if (offset < state.nextOffset) return undefined;
       state.firstOffset ??= offset;
       state.nextOffset = offset + 1;
-      const decoded = decodeMessage(message);
+      const decoded = decodeMessage(message, arena);
       if (decoded.kind === "dead") return decoded;
-      if (!state.ids.add(decoded.row.eventId)) {
+      if (!state.ids.add(eventIdOf(decoded.row))) {
         metrics.duplicates.inc({ kind: "event_id" });
         return { kind: "skip", message };
       }
@@ -422,7 +429,7 @@ export function createSink(deps: SinkDeps): Sink {
       // Items come in runs of one partition: the entry of the previous item is usually the one.
       let entry: { topic: string; partition: number; offset: number } | undefined;
       for (const item of items) {
-        const message = item.kind === "dead" ? item.dead.message : item.message;
+        const message = positionOf(item);
         const offset = Number(message.offset);
         if (entry?.partition !== message.partition || entry.topic !== message.topic) {
           const key = partitionKey(message.topic, message.partition);
@@ -441,15 +448,9 @@ export function createSink(deps: SinkDeps): Sink {
           else byMonth.set(month, [item.row]);
         }
       }
-      // Rejected rows are rare: the index from row to message is built only once one turns up.
-      let messages: Map<string, RawMessage> | undefined;
       for (const rows of byMonth.values()) {
-        for (const rejected of await insertOnce(rows)) {
-          messages ??= new Map(items.flatMap((item) => (item.kind === "row" ? [[rowKey(item.row), item.message] as const] : [])));
-          const message = messages.get(rowKey(rejected.row));
-          if (message)
-            dead.push({ reason: "clickhouse_rejected", details: rejected.error, eventId: rejected.row.eventId, message });
-        }
+        for (const { row, error } of await insertOnce(rows))
+          dead.push({ reason: "clickhouse_rejected", details: error, eventId: eventIdOf(row), message: messageOf(row) });
       }
       if (dead.length > 0) {
         await retrying("dead_letter", () => deps.deadLetters.write(dead));

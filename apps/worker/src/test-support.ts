@@ -6,6 +6,7 @@ import { createRegistry } from "@sluice/metrics";
 import { testLogger, uniqueName } from "@sluice/testing";
 import { createEventConsumer, type EventConsumer } from "./consumer";
 import { createDeadLetterWriter } from "./dead-letters";
+import { insertBody } from "./decode";
 import { createWorkerMetrics } from "./metrics";
 import { createViewRepair } from "./repair";
 import { createSink, type Sink } from "./sink";
@@ -76,7 +77,7 @@ export async function startInProcessWorker(
   const backoff = { initialMs: 50, maxMs: 500 };
   const sink = createSink({
     db,
-    insertRows: (rows) => inserter.insert("events", EVENT_COLUMNS, rows.map((row) => row.line).join("")),
+    insertRows: (rows) => inserter.insert("events", EVENT_COLUMNS, insertBody(rows)),
     deadLetters: createDeadLetterWriter({ db, producer, dlqTopic: topics.dlq }),
     views: createViewRepair({ store: createViewStore(db), views: VIEWS, logger: testLogger, metrics }),
     logger: testLogger,

@@ -130,10 +130,16 @@ export function toTabSeparatedEventLine(message: EventMessage, position: KafkaPo
 
 const WRITE_CHARS = 256 * 1024;
 
-/** Joins small pieces of a body (e.g. one per line) into writes of about WRITE_CHARS, in order. */
-function* coalesce(pieces: Iterable<string>): Generator<string> {
+/** Joins small text pieces of a body (e.g. one per line) into writes of about WRITE_CHARS, in order; bytes pass as they are. */
+function* coalesce(pieces: Iterable<string | Uint8Array>): Generator<string | Uint8Array> {
   let chunk = "";
   for (const piece of pieces) {
+    if (typeof piece !== "string") {
+      if (chunk.length > 0) yield chunk;
+      chunk = "";
+      yield piece;
+      continue;
+    }
     chunk += piece;
     if (chunk.length >= WRITE_CHARS) {
       yield chunk;
@@ -147,10 +153,10 @@ function* coalesce(pieces: Iterable<string>): Generator<string> {
 export interface TabSeparatedInserter {
   /**
    * Inserts `body` (lines from toTabSeparatedRow) into `table` with an explicit column list. The body
-   * may come in pieces (e.g. one line each), streamed in order as they are read, so no copy of the
-   * whole body is ever built.
+   * may come in pieces (e.g. one line each, or UTF-8 bytes), streamed in order as they are read, so no
+   * copy of the whole body is ever built.
    */
-  insert(table: string, columns: readonly string[], body: string | Iterable<string>): Promise<void>;
+  insert(table: string, columns: readonly string[], body: string | Iterable<string | Uint8Array>): Promise<void>;
   close(): Promise<void>;
 }
 
