@@ -1,10 +1,10 @@
 /**
- * Append-only storage for the bytes of buffered rows (a message's key and value, the row's line): each
- * is copied into a shared chunk and the row keeps offsets into it. A row then holds no Buffer or string
- * of its own — ~300 B less heap a row, and nothing for the garbage collector to copy when rows outlive
- * a scavenge (they all do: they wait for the next insert) — and no slice of kafkajs's fetch response,
- * which kept every fetched byte alive until the last row of that fetch was inserted. Rows are released
- * in about the order they were taken, so a chunk is freed soon after its last row.
+ * Append-only storage for the lines of buffered rows: each is copied into a shared chunk and the row
+ * keeps offsets into it. A row then holds no Buffer or string of its own (less heap a row, and nothing
+ * for the garbage collector to copy when rows outlive a scavenge, as they all do while they wait for
+ * the next insert) and no slice of kafkajs's fetch response, which kept every fetched byte alive
+ * until the last row of that fetch was inserted. Rows are released in about the order they were
+ * taken, so a chunk is freed soon after its last row.
  */
 export class ByteArena {
   /** The chunk that the last `reserve` placed bytes in. */

@@ -2,7 +2,6 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import type { Logger } from "pino";
 import { type Batcher, createBatcher } from "./batcher";
-import { rowBytes } from "./decode";
 import type { WorkerMetrics } from "./metrics";
 import { backoffDelay, sleep } from "./retry";
 import { type CommitPosition, type Item, positionOf, type Sink } from "./sink";
@@ -34,9 +33,9 @@ export interface EventConsumer {
 /** The heap a buffered item holds besides its bytes: its objects and position (measured: ~170 B for a typical row). */
 const ITEM_OVERHEAD_BYTES = 200;
 
-/** About the memory a buffered item holds: its original bytes, its encoded line and the objects around them. */
+/** About the memory a buffered item holds: its line (a row) or original bytes (any other item) and the objects around them. */
 export function itemWeight(item: Item): number {
-  if (item.kind === "row") return ITEM_OVERHEAD_BYTES + rowBytes(item.row);
+  if (item.kind === "row") return ITEM_OVERHEAD_BYTES + item.row.lineEnd - item.row.lineStart;
   const message = item.kind === "dead" ? item.dead.message : item.message;
   return ITEM_OVERHEAD_BYTES + (message.value?.length ?? 0) + (message.key?.length ?? 0);
 }

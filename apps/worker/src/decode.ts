@@ -28,15 +28,12 @@ export interface DeadLetter {
 }
 
 /**
- * A valid event ready for ClickHouse: its encoded line, its original message (for the dead-letter path,
- * should ClickHouse reject the row) and what the exactly-once checks need. The bytes live in a
- * ByteArena chunk, back to back: the message's key (when it has one), its value, then the line.
+ * A valid event ready for ClickHouse: its encoded line and what the exactly-once checks need. Not its
+ * message: the rare row ClickHouse rejects is read back from Kafka to dead-letter it (reread.ts).
  */
 export interface PendingRow {
+  /** The ByteArena chunk holding the line. */
   bytes: Buffer;
-  /** Where the key starts in `bytes`, or -1 for a message without a key; the key ends where the value starts. */
-  keyStart: number;
-  valueStart: number;
   /** The `events` row as a TabSeparated line (EVENT_COLUMNS order): bytes[lineStart, lineEnd). */
   lineStart: number;
   lineEnd: number;
@@ -74,7 +71,7 @@ function shared(name: string): string {
 export function decodeMessage(message: RawMessage, arena: ByteArena): Decoded {
   const value = message.value ?? Buffer.alloc(0);
   const fast = fastLine(value, message);
-  if (fast) return { kind: "row", row: store(arena, message, value, fast.line, fast.length, fast.eventName, fast.timestamp) };
+  if (fast) return { kind: "row", row: store(arena, message, fast.line, fast.length, fast.eventName, fast.timestamp) };
   let parsed: unknown;
   try {
     parsed = JSON.parse(value.toString("utf8"));
@@ -94,7 +91,7 @@ export function decodeMessage(message: RawMessage, arena: ByteArena): Decoded {
   const event = result.data;
   event.event_id = event.event_id.toLowerCase();
   const line = Buffer.from(toTabSeparatedEventLine(event, message));
-  return { kind: "row", row: store(arena, message, value, line, line.length, event.event_name, event.timestamp) };
+  return { kind: "row", row: store(arena, message, line, line.length, event.event_name, event.timestamp) };
 }
 
 /**
@@ -115,26 +112,17 @@ function detached(message: RawMessage): RawMessage {
 function store(
   arena: ByteArena,
   message: RawMessage,
-  value: Buffer,
   line: Buffer,
   lineLength: number,
   eventName: string,
   timestampMs: number,
 ): PendingRow {
-  const key = message.key;
-  const keyLength = key ? key.length : 0;
-  const at = arena.reserve(keyLength + value.length + lineLength);
+  const lineStart = arena.reserve(lineLength);
   const bytes = arena.chunk;
-  if (key) key.copy(bytes, at);
-  const valueStart = at + keyLength;
-  value.copy(bytes, valueStart);
-  const lineStart = valueStart + value.length;
   line.copy(bytes, lineStart, 0, lineLength);
   const date = new Date(timestampMs);
   return {
     bytes,
-    keyStart: key ? at : -1,
-    valueStart,
     lineStart,
     lineEnd: lineStart + lineLength,
     eventName: shared(eventName),
@@ -154,23 +142,6 @@ export function lineOf(row: PendingRow): Buffer {
 /** The row's event_id: the line's first field. */
 export function eventIdOf(row: PendingRow): string {
   return row.bytes.toString("latin1", row.lineStart, row.bytes.indexOf(TAB, row.lineStart));
-}
-
-/** The consumed message the row was decoded from, with its original key and value (copies). */
-export function messageOf(row: PendingRow): RawMessage {
-  const { bytes } = row;
-  return {
-    topic: row.topic,
-    partition: row.partition,
-    offset: row.offset,
-    key: row.keyStart < 0 ? null : Buffer.from(bytes.subarray(row.keyStart, row.valueStart)),
-    value: Buffer.from(bytes.subarray(row.valueStart, row.lineStart)),
-  };
-}
-
-/** The bytes of the row and its message that a buffered row holds (its arena share). */
-export function rowBytes(row: PendingRow): number {
-  return row.lineEnd - (row.keyStart < 0 ? row.valueStart : row.keyStart);
 }
 
 const WRITE_BYTES = 256 * 1024;

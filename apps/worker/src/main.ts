@@ -13,6 +13,7 @@ import { insertBody } from "./decode";
 import { createWorkerMetrics } from "./metrics";
 import { registerWorkerReadiness } from "./readiness";
 import { createViewRepair } from "./repair";
+import { createMessageReader } from "./reread";
 import { createSink } from "./sink";
 import { createViewStore, VIEWS } from "./views";
 
@@ -41,6 +42,7 @@ const sink = createSink({
   db,
   insertRows: (rows) => inserter.insert("events", EVENT_COLUMNS, insertBody(rows)),
   deadLetters: createDeadLetterWriter({ db, producer, dlqTopic: config.KAFKA_DLQ_TOPIC }),
+  reread: createMessageReader(kafka, { groupPrefix: config.KAFKA_GROUP_ID, timeoutMs: config.CLICKHOUSE_TIMEOUT_MS }),
   views: createViewRepair({ store: createViewStore(db), views: VIEWS, logger, metrics, signal: hardStop.signal }),
   logger,
   metrics,

@@ -246,6 +246,9 @@ function sinkWithCut(
         throw new Error("nothing here should be dead-lettered");
       },
     },
+    async reread() {
+      throw new Error("nothing here should be read back");
+    },
     views: createViewRepair({ store: createViewStore(db), views: VIEWS, logger: testLogger, metrics, recheckMs: 20 }),
     logger: testLogger,
     metrics,

@@ -2,7 +2,7 @@ import { type ClickHouse, type SqlFragment, toSql } from "@sluice/clickhouse";
 import { createLogger } from "@sluice/logger";
 import { createRegistry } from "@sluice/metrics";
 import { describe, expect, it } from "vitest";
-import { type DeadLetter, eventIdOf, type PendingRow } from "./decode";
+import { type DeadLetter, eventIdOf, type PendingRow, type RawMessage } from "./decode";
 import { createWorkerMetrics } from "./metrics";
 import type { ViewRepair } from "./repair";
 import { createSink, type Item, positionOf, scopeOf } from "./sink";
@@ -95,6 +95,11 @@ function setup(db: FakeClickHouse, dedupWindow = 1000) {
         dead.push(...items);
       },
     },
+    async reread(positions) {
+      return positions.map(
+        (position) => published.get(`${position.partition}/${position.offset}`) ?? { ...position, key: null, value: null },
+      );
+    },
     logger: createLogger({ name: "test", level: "silent" }),
     metrics,
     backoff: { initialMs: 1, maxMs: 2 },
@@ -103,13 +108,20 @@ function setup(db: FakeClickHouse, dedupWindow = 1000) {
   return { sink, dead, metrics };
 }
 
-const message = (offset: number, value: unknown, partition = 0) => ({
-  topic: "events",
-  partition,
-  offset: String(offset),
-  key: null,
-  value: Buffer.from(typeof value === "string" ? value : JSON.stringify(value)),
-});
+/** The messages of the fake topic by partition and offset (the last made for a position), for reread. */
+const published = new Map<string, RawMessage>();
+
+function message(offset: number, value: unknown, partition = 0): RawMessage {
+  const made = {
+    topic: "events",
+    partition,
+    offset: String(offset),
+    key: Buffer.from(`key-${offset}`),
+    value: Buffer.from(typeof value === "string" ? value : JSON.stringify(value)),
+  };
+  published.set(`${partition}/${offset}`, made);
+  return made;
+}
 
 function admitAll(sink: ReturnType<typeof setup>["sink"], values: unknown[], from = 0): Item[] {
   return values.flatMap((value, i) => sink.admit(message(from + i, value)) ?? []);
@@ -200,6 +212,11 @@ describe("exactly-once sink", () => {
     );
     expect(db.rows.map((row) => Number(row.offset)).sort()).toEqual([0, 1, 3, 4]);
     expect(dead.map((item) => [item.reason, item.message.offset])).toEqual([["clickhouse_rejected", "2"]]);
+    // The row kept only its line: its original message is read back for the dead letter.
+    const original = published.get("0/2");
+    expect(original?.key).not.toBeNull();
+    expect(dead[0]?.message).toEqual(original);
+    expect(dead[0]?.eventId).toBe(JSON.parse(String(original?.value)).event_id);
   });
 
   it("dead-letters messages that are not JSON or break the schema, with the event_id when readable", async () => {
@@ -337,8 +354,6 @@ describe("sink: views after a cut insert", () => {
 describe("scopeOf", () => {
   const row = (offset: number, partition = 0): PendingRow => ({
     bytes: Buffer.alloc(0),
-    keyStart: -1,
-    valueStart: 0,
     lineStart: 0,
     lineEnd: 0,
     eventName: offset % 2 ? "b" : "a",

@@ -34,7 +34,9 @@
  *    most recent ids, rebuilt from ClickHouse when the partition is assigned.
  * 6. Poison messages (not JSON, schema violations) are dead-lettered: published to the DLQ topic and
  *    recorded in `events_dead_letter`, whose key is the source offset, so a redelivered poison
- *    message is recorded once. They never block their partition.
+ *    message is recorded once. They never block their partition. A row ClickHouse rejects is
+ *    dead-lettered too, with its original message read back from Kafka (a buffered row keeps only
+ *    its line).
  * 7. Offsets are committed (by the consumer) only after `write` resolves, i.e. after ClickHouse has
  *    every row of the flush and its views have been checked where needed. A crash before the commit
  *    replays the flush; steps 1 and 4 drop what landed and complete its views.
@@ -52,10 +54,11 @@ import { type ClickHouse, join, type SqlFragment, sql } from "@sluice/clickhouse
 import type { Logger } from "pino";
 import { ByteArena } from "./arena";
 import type { DeadLetterWriter } from "./dead-letters";
-import { type DeadLetter, type Decoded, decodeMessage, eventIdOf, messageOf, type PendingRow, type RawMessage } from "./decode";
+import { type DeadLetter, type Decoded, decodeMessage, eventIdOf, type PendingRow, type RawMessage } from "./decode";
 import type { WorkerMetrics } from "./metrics";
 import { RecentIds } from "./recent-ids";
 import type { ViewRepair } from "./repair";
+import type { MessageReader } from "./reread";
 import { type Backoff, backoffDelay, isRowError, sleep } from "./retry";
 
 /** What the consumer buffers: a decoded message, or the position of a duplicate to commit past. */
@@ -80,6 +83,8 @@ export interface SinkDeps {
   /** Writes rows to `events` in one insert (the worker sends their TabSeparated lines). */
   insertRows(rows: readonly PendingRow[]): Promise<void>;
   deadLetters: DeadLetterWriter;
+  /** Reads the original messages of rows ClickHouse rejected back from Kafka (rows keep only their line). */
+  reread: MessageReader;
   /** Checks and repairs the views for rows that may have landed without them (repair.ts). */
   views: ViewRepair;
   logger: Logger;
@@ -448,9 +453,20 @@ export function createSink(deps: SinkDeps): Sink {
           else byMonth.set(month, [item.row]);
         }
       }
-      for (const rows of byMonth.values()) {
-        for (const { row, error } of await insertOnce(rows))
-          dead.push({ reason: "clickhouse_rejected", details: error, eventId: eventIdOf(row), message: messageOf(row) });
+      const rejected: Rejected[] = [];
+      for (const rows of byMonth.values()) rejected.push(...(await insertOnce(rows)));
+      if (rejected.length > 0) {
+        const messages = await retrying("reread", () => deps.reread(rejected.map(({ row }) => row)), always);
+        rejected.forEach(({ row, error }, i) => {
+          const message = messages[i] ?? {
+            topic: row.topic,
+            partition: row.partition,
+            offset: row.offset,
+            key: null,
+            value: null,
+          };
+          dead.push({ reason: "clickhouse_rejected", details: error, eventId: eventIdOf(row), message });
+        });
       }
       if (dead.length > 0) {
         await retrying("dead_letter", () => deps.deadLetters.write(dead));

@@ -9,6 +9,7 @@ import { createDeadLetterWriter } from "./dead-letters";
 import { insertBody } from "./decode";
 import { createWorkerMetrics } from "./metrics";
 import { createViewRepair } from "./repair";
+import { createMessageReader } from "./reread";
 import { createSink, type Sink } from "./sink";
 import { createViewStore, VIEWS } from "./views";
 
@@ -79,6 +80,7 @@ export async function startInProcessWorker(
     db,
     insertRows: (rows) => inserter.insert("events", EVENT_COLUMNS, insertBody(rows)),
     deadLetters: createDeadLetterWriter({ db, producer, dlqTopic: topics.dlq }),
+    reread: createMessageReader(kafka, { groupPrefix: uniqueName("worker-test"), timeoutMs: 10_000 }),
     views: createViewRepair({ store: createViewStore(db), views: VIEWS, logger: testLogger, metrics }),
     logger: testLogger,
     metrics,
