@@ -23,4 +23,9 @@ export class ByteArena {
     this.used += length;
     return at;
   }
+
+  /** Returns the last `length` bytes of the latest reservation, which its writer did not need. */
+  giveBack(length: number): void {
+    this.used -= length;
+  }
 }

@@ -74,7 +74,7 @@ describe("decodeMessage", () => {
   });
 
   it("keeps each row's line in a shared chunk, not the fetched bytes", () => {
-    const arena = new ByteArena(4096);
+    const arena = new ByteArena(64 * 1024);
     const sent = events.map((event, i) => message(event, i));
     const rows = sent.map((fetched) => {
       const decoded = decodeMessage(fetched, arena);
@@ -90,13 +90,14 @@ describe("decodeMessage", () => {
 
   it("moves to a new chunk when a row does not fit, and writes the lines of any rows as one body", () => {
     const arena = new ByteArena(64);
-    const rows = events.map((event, i) => {
+    const rows = [...events, ...events, ...events].map((event, i) => {
       const decoded = decodeMessage(message(event, i), arena);
       if (decoded.kind !== "row") throw new Error("expected a row");
       return decoded.row;
     });
-    expect(rows[0]?.bytes).not.toBe(rows[1]?.bytes);
-    const picked = [rows[1], rows[0]].filter((row) => row !== undefined);
+    expect(new Set(rows.map((row) => row.bytes)).size).toBeGreaterThan(1);
+    rows.forEach((row, i) => expect(lineOf(row).toString("utf8")).toMatch(new RegExp(`\\t${i}\\n$`)));
+    const picked = [rows[3], rows[0], rows[5]].filter((row) => row !== undefined);
     expect(Buffer.concat([...insertBody(picked)]).toString("utf8")).toBe(
       picked.map((row) => lineOf(row).toString("utf8")).join(""),
     );

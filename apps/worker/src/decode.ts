@@ -70,8 +70,9 @@ function shared(name: string): string {
 /** Parses and validates one message against the event schema and stores its row in `arena`; never throws. */
 export function decodeMessage(message: RawMessage, arena: ByteArena): Decoded {
   const value = message.value ?? Buffer.alloc(0);
-  const fast = fastLine(value, message);
-  if (fast) return { kind: "row", row: store(arena, message, fast.line, fast.length, fast.eventName, fast.timestamp) };
+  const fast = fastLine(value, message, arena);
+  if (fast)
+    return { kind: "row", row: toPendingRow(arena.chunk, fast.lineStart, fast.lineEnd, fast.eventName, fast.timestamp, message) };
   let parsed: unknown;
   try {
     parsed = JSON.parse(value.toString("utf8"));
@@ -90,8 +91,14 @@ export function decodeMessage(message: RawMessage, arena: ByteArena): Decoded {
   }
   const event = result.data;
   event.event_id = event.event_id.toLowerCase();
-  const line = Buffer.from(toTabSeparatedEventLine(event, message));
-  return { kind: "row", row: store(arena, message, line, line.length, event.event_name, event.timestamp) };
+  const line = toTabSeparatedEventLine(event, message);
+  const length = Buffer.byteLength(line);
+  const lineStart = arena.reserve(length);
+  arena.chunk.write(line, lineStart);
+  return {
+    kind: "row",
+    row: toPendingRow(arena.chunk, lineStart, lineStart + length, event.event_name, event.timestamp, message),
+  };
 }
 
 /**
@@ -109,22 +116,19 @@ function detached(message: RawMessage): RawMessage {
   };
 }
 
-function store(
-  arena: ByteArena,
-  message: RawMessage,
-  line: Buffer,
-  lineLength: number,
+function toPendingRow(
+  bytes: Buffer,
+  lineStart: number,
+  lineEnd: number,
   eventName: string,
   timestampMs: number,
+  message: RawMessage,
 ): PendingRow {
-  const lineStart = arena.reserve(lineLength);
-  const bytes = arena.chunk;
-  line.copy(bytes, lineStart, 0, lineLength);
   const date = new Date(timestampMs);
   return {
     bytes,
     lineStart,
-    lineEnd: lineStart + lineLength,
+    lineEnd,
     eventName: shared(eventName),
     timestamp: Math.floor(timestampMs / 1000),
     month: date.getUTCFullYear() * 100 + date.getUTCMonth() + 1,

@@ -19,6 +19,7 @@ import {
   QUOTE,
   ZERO,
 } from "@sluice/events";
+import type { ByteArena } from "./arena";
 
 // The worker's fast path for the messages the ingest app writes (compact JSON, printable ASCII text):
 // one pass over the message's bytes checks the event schema and copies each value's bytes straight into
@@ -31,18 +32,17 @@ import {
 
 /** What the fast path gives for a message it can decide: the same values the general path derives. */
 export interface FastLine {
-  /**
-   * The TabSeparated line of `toTabSeparatedEventLine` for the validated event, as bytes: the first
-   * `length` bytes of a scratch buffer that the next call overwrites (the caller copies them out).
-   */
-  line: Buffer;
-  length: number;
+  /** Where the TabSeparated line of `toTabSeparatedEventLine` for the validated event went: arena.chunk[lineStart, lineEnd). */
+  lineStart: number;
+  lineEnd: number;
   eventName: string;
   /** Epoch milliseconds. */
   timestamp: number;
 }
 
 const TAB = 0x09;
+const UPPER_A = 0x41;
+const UPPER_F = 0x46;
 const NEWLINE = 0x0a;
 
 /** The keys of an event message: the client event's, with timestamp in epoch ms, and received_at and sent_at. */
@@ -73,7 +73,8 @@ const REQUIRED = (1 << F_EVENT_ID) | (1 << F_EVENT_NAME) | (1 << F_USER_ID) | (1
 const scanner = new EventScanner(KEYS);
 const { valueStart, valueEnd, tags } = scanner;
 
-let out = Buffer.allocUnsafe(16 * 1024);
+/** The arena chunk the current line is written to. */
+let out: Buffer = Buffer.alloc(0);
 
 /** Parses and checks the message; the bit set of fields present, or -1. */
 function readMessage(b: Buffer): number {
@@ -165,9 +166,10 @@ let plainTopic = "";
 
 /**
  * The row of a message in the common form the ingest app writes, when it is certainly valid and its line
- * certainly the one the general path writes; undefined otherwise (the caller then takes that path).
+ * certainly the one the general path writes, with the line written to `arena`; undefined otherwise
+ * (the caller then takes that path).
  */
-export function fastLine(value: Buffer, position: KafkaPosition): FastLine | undefined {
+export function fastLine(value: Buffer, position: KafkaPosition, arena: ByteArena): FastLine | undefined {
   const b = value;
   if (position.topic !== plainTopic) {
     if (!PLAIN_TOPIC.test(position.topic)) return undefined;
@@ -178,14 +180,18 @@ export function fastLine(value: Buffer, position: KafkaPosition): FastLine | und
   if (seen < 0) return undefined;
   const timestamp = integerValue(b, valueStart[F_TIMESTAMP] as number, valueEnd[F_TIMESTAMP] as number);
   if (timestamp < LIMITS.minTimestampMs) return undefined;
-  // The scanner checked the id's form (a UUID, 36 characters between its quotes).
-  const eventId = b
-    .toString("latin1", (valueStart[F_EVENT_ID] as number) + 1, (valueEnd[F_EVENT_ID] as number) - 1)
-    .toLowerCase();
 
-  const need = 2 * b.length + 1024 + 2 * position.topic.length + position.offset.length;
-  if (out.length < need) out = Buffer.allocUnsafe(Math.max(need, 2 * out.length));
-  let w = put(eventId, 0);
+  // Room for the longest line the message can make (every byte doubled is more than any field takes);
+  // what is left over goes back to the arena.
+  const room = 2 * b.length + 1024 + 2 * position.topic.length + position.offset.length;
+  const lineStart = arena.reserve(room);
+  out = arena.chunk;
+  // The scanner checked the id's form (a UUID: hex digits and dashes); it is written lower-cased.
+  let w = lineStart;
+  for (let i = (valueStart[F_EVENT_ID] as number) + 1; i < (valueEnd[F_EVENT_ID] as number) - 1; i++) {
+    const byte = b[i] as number;
+    out[w++] = byte >= UPPER_A && byte <= UPPER_F ? byte | 0x20 : byte;
+  }
   out[w++] = TAB;
   w = putOptional(b, seen, F_EVENT_NAME, w);
   w = putOptional(b, seen, F_USER_ID, w);
@@ -226,9 +232,10 @@ export function fastLine(value: Buffer, position: KafkaPosition): FastLine | und
   out[w++] = TAB;
   w = put(position.offset, w);
   out[w++] = NEWLINE;
+  arena.giveBack(lineStart + room - w);
   return {
-    line: out,
-    length: w,
+    lineStart,
+    lineEnd: w,
     eventName: b.toString("latin1", (valueStart[F_EVENT_NAME] as number) + 1, (valueEnd[F_EVENT_NAME] as number) - 1),
     timestamp,
   };

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import {
   CLOSE_BRACE,
   COLON,
@@ -15,6 +14,7 @@ import {
   TagSpans,
 } from "./json-scan";
 import { APP_FIELDS, CHANNELS, DEVICE_FIELDS, LIMITS } from "./schema";
+import { isUuidAt } from "./uuid";
 
 /** What a top-level key of an event holds, as EventScanner checks it. */
 export type EventValueKind =
@@ -72,7 +72,6 @@ export const EVENT_FIELD = Object.fromEntries(FIELD_KEYS.map(({ name }, index) =
   readonly [Name in (typeof FIELD_KEYS)[number]["name"]]: number;
 };
 
-const UUID = z.regexes.uuid();
 const CHANNEL_NAMES = new NameSet(CHANNELS);
 const DEVICE_NAMES = new NameSet(DEVICE_FIELDS);
 const APP_NAMES = new NameSet(APP_FIELDS);
@@ -157,7 +156,7 @@ export class EventScanner {
     const length = close - i - 1;
     if (bounds !== undefined && (length < bounds[0] || length > bounds[1])) return -1;
     if (kind === "channel" && CHANNEL_NAMES.indexOf(b, i + 1, close) < 0) return -1;
-    if (kind === "uuid" && (length !== 36 || !UUID.test(b.toString("latin1", i + 1, close)))) return -1;
+    if (kind === "uuid" && (length !== 36 || !isUuidAt(b, i + 1))) return -1;
     return close + 1;
   }
 }

@@ -86,3 +86,34 @@ export function uuidv7(now: number = Date.now()): string {
   writeUuidv7(scratch, 0, now);
   return scratch.toString("latin1", 0, 36);
 }
+
+/** 1 for the byte of each hex digit, either case. */
+const HEX_DIGIT = Uint8Array.from({ length: 256 }, (_, byte) => (/^[0-9a-fA-F]$/.test(String.fromCharCode(byte)) ? 1 : 0));
+const ZERO = 0x30;
+const LOWER_F = 0x66;
+
+/** Whether every digit of the 8-4-4-4-12 form at `at` is `digit`. */
+function allDigits(b: Uint8Array, at: number, digit: number): boolean {
+  for (let i = 0; i < 36; i++) if (i !== 8 && i !== 13 && i !== 18 && i !== 23 && b[at + i] !== digit) return false;
+  return true;
+}
+
+/**
+ * Whether the 36 bytes at `at` are a UUID as the event schema (zod's `uuid()`) accepts one: the
+ * 8-4-4-4-12 hex form, either case, of versions 1-8 with the RFC variant, or the nil or (lower-case)
+ * max UUID. The byte readers' check, without a string or a regular expression per id.
+ */
+export function isUuidAt(b: Uint8Array, at: number): boolean {
+  if (at < 0 || at + 36 > b.length) return false;
+  for (let i = 0; i < 36; i++) {
+    const byte = b[at + i] as number;
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (byte !== DASH) return false;
+    } else if (HEX_DIGIT[byte] !== 1) return false;
+  }
+  const version = b[at + 14] as number;
+  const variant = (b[at + 19] as number) | 0x20;
+  if (version >= 0x31 && version <= 0x38 && (variant === 0x38 || variant === 0x39 || variant === 0x61 || variant === 0x62))
+    return true;
+  return allDigits(b, at, ZERO) || allDigits(b, at, LOWER_F);
+}
