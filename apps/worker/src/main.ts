@@ -38,11 +38,13 @@ const producer = kafka.producer({ idempotent: true, createPartitioner: Partition
 await producer.connect();
 
 const backoff = { initialMs: config.RETRY_INITIAL_MS, maxMs: config.RETRY_MAX_MS };
+/** A group join and a fetch or two: a message not read back by then is dead-lettered without its bytes. */
+const REREAD_TIMEOUT_MS = 30_000;
 const sink = createSink({
   db,
   insertRows: (rows) => inserter.insert("events", EVENT_COLUMNS, insertBody(rows)),
   deadLetters: createDeadLetterWriter({ db, producer, dlqTopic: config.KAFKA_DLQ_TOPIC }),
-  reread: createMessageReader(kafka, { groupPrefix: config.KAFKA_GROUP_ID, timeoutMs: config.CLICKHOUSE_TIMEOUT_MS }),
+  reread: createMessageReader(kafka, { groupPrefix: config.KAFKA_GROUP_ID, timeoutMs: REREAD_TIMEOUT_MS }),
   views: createViewRepair({ store: createViewStore(db), views: VIEWS, logger, metrics, signal: hardStop.signal }),
   logger,
   metrics,

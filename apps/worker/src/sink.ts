@@ -465,6 +465,11 @@ export function createSink(deps: SinkDeps): Sink {
             key: null,
             value: null,
           };
+          if (message.value === null)
+            logger.warn(
+              { partition: row.partition, offset: row.offset },
+              "a rejected row's message was not read back; dead-lettered without it",
+            );
           dead.push({ reason: "clickhouse_rejected", details: error, eventId: eventIdOf(row), message });
         });
       }
