@@ -96,7 +96,7 @@ describe("decodeMessage", () => {
       return decoded.row;
     });
     expect(new Set(rows.map((row) => row.bytes)).size).toBeGreaterThan(1);
-    rows.forEach((row, i) => expect(lineOf(row).toString("utf8")).toMatch(new RegExp(`\\t${i}\\n$`)));
+    for (const [i, row] of rows.entries()) expect(lineOf(row).toString("utf8")).toMatch(new RegExp(`\\t${i}\\n$`));
     const picked = [rows[3], rows[0], rows[5]].filter((row) => row !== undefined);
     expect(Buffer.concat([...insertBody(picked)]).toString("utf8")).toBe(
       picked.map((row) => lineOf(row).toString("utf8")).join(""),
