@@ -1,5 +1,5 @@
 /**
- * Append-only storage for the lines of buffered rows: each is copied into a shared chunk and the row
+ * Append-only storage for the lines of buffered rows: each is written into a shared chunk and the row
  * keeps offsets into it. A row then holds no Buffer or string of its own (less heap a row, and nothing
  * for the garbage collector to copy when rows outlive a scavenge, as they all do while they wait for
  * the next insert) and no slice of kafkajs's fetch response, which kept every fetched byte alive
@@ -24,7 +24,7 @@ export class ByteArena {
     return at;
   }
 
-  /** Returns the last `length` bytes of the latest reservation, which its writer did not need. */
+  /** Returns the last `length` bytes taken (the end of the latest reservation), which are not needed after all. */
   giveBack(length: number): void {
     this.used -= length;
   }

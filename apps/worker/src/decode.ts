@@ -11,7 +11,7 @@ export interface RawMessage {
   partition: number;
   offset: string;
   key: Buffer | null;
-  /** The original bytes; null for an empty message or a duplicate buffered as its position only. */
+  /** The original bytes; null for an empty message, a duplicate buffered as its position only, or a message not read back. */
   value: Buffer | null;
 }
 

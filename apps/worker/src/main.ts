@@ -38,7 +38,7 @@ const producer = kafka.producer({ idempotent: true, createPartitioner: Partition
 await producer.connect();
 
 const backoff = { initialMs: config.RETRY_INITIAL_MS, maxMs: config.RETRY_MAX_MS };
-/** A group join and a fetch or two: a message not read back by then is dead-lettered without its bytes. */
+/** One read-back of rejected rows' messages (connect, group join, fetches); the sink tries a few times. */
 const REREAD_TIMEOUT_MS = 30_000;
 const sink = createSink({
   db,

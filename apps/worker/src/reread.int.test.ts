@@ -34,21 +34,40 @@ describe("message reader (real broker)", () => {
     expect(await reread([])).toEqual([]);
   }, 60_000);
 
-  it("answers null key and value for a position Kafka does not have, once its time is up", async () => {
+  it("answers a deleted position with null key and value at once, rejects one it cannot read in time, and leaves no group", async () => {
     const topic = await createTestTopic(kafka, "reread-missing", 1);
     const producer = kafka.producer();
     await producer.connect();
     try {
-      await producer.send({ topic, acks: -1, messages: [{ key: "k", value: "v" }] });
+      await producer.send({ topic, acks: -1, messages: [0, 1, 2].map((n) => ({ key: "k", value: `v${n}` })) });
     } finally {
       await producer.disconnect();
     }
-    const reread = createMessageReader(kafka, { groupPrefix: uniqueName("reread"), timeoutMs: 4_000 });
-    const [present, missing] = await reread([
-      { topic, partition: 0, offset: "0" },
-      { topic, partition: 0, offset: "5" },
-    ]);
-    expect(present).toEqual({ topic, partition: 0, offset: "0", key: Buffer.from("k"), value: Buffer.from("v") });
-    expect(missing).toEqual({ topic, partition: 0, offset: "5", key: null, value: null });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // Retention's effect: the partition's first offset moves to 2 (kafkajs needs the topic's metadata loaded first).
+      await admin.fetchTopicMetadata({ topics: [topic] });
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: "2" }] });
+      const prefix = uniqueName("reread");
+      const reread = createMessageReader(kafka, { groupPrefix: prefix, timeoutMs: 4_000 });
+      const started = Date.now();
+      expect(await reread([{ topic, partition: 0, offset: "0" }])).toEqual([
+        { topic, partition: 0, offset: "0", key: null, value: null },
+      ]);
+      expect(Date.now() - started).toBeLessThan(4_000);
+      const [deleted, kept] = await reread([
+        { topic, partition: 0, offset: "1" },
+        { topic, partition: 0, offset: "2" },
+      ]);
+      expect(deleted).toEqual({ topic, partition: 0, offset: "1", key: null, value: null });
+      expect(kept).toEqual({ topic, partition: 0, offset: "2", key: Buffer.from("k"), value: Buffer.from("v2") });
+      // Kafka has offset 2 but not 3 yet: the caller is told to try again, not handed a null.
+      await expect(reread([{ topic, partition: 0, offset: "3" }])).rejects.toThrow(/read 0 of 1 messages/);
+      const { groups } = await admin.listGroups();
+      expect(groups.filter(({ groupId }) => groupId.startsWith(prefix))).toEqual([]);
+    } finally {
+      await admin.disconnect();
+    }
   }, 60_000);
 });

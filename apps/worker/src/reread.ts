@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Kafka } from "@sluice/kafka";
 import type { RawMessage } from "./decode";
-import { sleep } from "./retry";
 
 /** Where a consumed message sits in Kafka. */
 export interface MessagePosition {
@@ -12,14 +11,15 @@ export interface MessagePosition {
 
 /**
  * Reads consumed messages back from Kafka, in the order of `positions`. A message Kafka no longer has
- * (deleted by retention), or could not give within the time limit, comes back with null key and value.
+ * (below the partition's first offset: deleted by retention) comes back with null key and value; one
+ * that Kafka has but that was not read in time makes the promise reject, so the caller can try again.
  */
 export type MessageReader = (positions: readonly MessagePosition[]) => Promise<RawMessage[]>;
 
 export interface MessageReaderOptions {
-  /** Each read joins its own consumer group named `<prefix>.reread.<uuid>`; it never commits offsets. */
+  /** Each read joins its own consumer group, `<prefix>.reread.<uuid>`, deleted when the read ends. */
   groupPrefix: string;
-  /** Gives up on the messages not read by then. */
+  /** The whole read (connect, group join, fetches) gives up after this long. */
   timeoutMs: number;
 }
 
@@ -29,26 +29,64 @@ const keyOf = (topic: string, partition: number, offset: string) => `${topic}\u0
  * Reads messages back by position with a short-lived consumer that seeks to each partition's lowest
  * wanted offset. The worker needs this only for rows ClickHouse rejected although they passed the
  * schema, to dead-letter their original bytes: a buffered row keeps its line and not its message,
- * which was about half of the memory a row held.
+ * which was about half of the memory a row held. Seeks are never below a partition's first offset
+ * (kafkajs would reset such a partition to its end and commit that), and the group is deleted after
+ * the read, so it leaves neither offsets nor a group behind.
  */
 export function createMessageReader(kafka: Kafka, options: MessageReaderOptions): MessageReader {
   return async (positions) => {
     if (positions.length === 0) return [];
-    const wanted = new Set(positions.map(({ topic, partition, offset }) => keyOf(topic, partition, offset)));
-    const lowest = new Map<string, MessagePosition>();
-    for (const position of positions) {
-      const key = `${position.topic}\u0000${position.partition}`;
-      const known = lowest.get(key);
-      if (!known || BigInt(position.offset) < BigInt(known.offset)) lowest.set(key, position);
-    }
-    const found = new Map<string, RawMessage>();
-    let allFound!: () => void;
-    const done = new Promise<void>((resolve) => {
-      allFound = resolve;
-    });
-    const consumer = kafka.consumer({ groupId: `${options.groupPrefix}.reread.${randomUUID()}`, maxWaitTimeInMs: 100 });
-    await consumer.connect();
+    const topics = [...new Set(positions.map((position) => position.topic))];
+    const firstOffsets = new Map<string, bigint>();
+    const admin = kafka.admin();
+    await admin.connect();
     try {
+      for (const topic of topics)
+        for (const { partition, low } of await admin.fetchTopicOffsets(topic))
+          firstOffsets.set(`${topic}\u0000${partition}`, BigInt(low));
+    } finally {
+      await admin.disconnect();
+    }
+    const stored = positions.filter(
+      ({ topic, partition, offset }) => BigInt(offset) >= (firstOffsets.get(`${topic}\u0000${partition}`) ?? 0n),
+    );
+    const found = stored.length > 0 ? await readStored(kafka, options, stored) : new Map<string, RawMessage>();
+    return positions.map(
+      ({ topic, partition, offset }) =>
+        found.get(keyOf(topic, partition, offset)) ?? { topic, partition, offset, key: null, value: null },
+    );
+  };
+}
+
+/** Reads messages Kafka still has, all of them or rejects. */
+async function readStored(
+  kafka: Kafka,
+  options: MessageReaderOptions,
+  positions: readonly MessagePosition[],
+): Promise<Map<string, RawMessage>> {
+  const wanted = new Set(positions.map(({ topic, partition, offset }) => keyOf(topic, partition, offset)));
+  const lowest = new Map<string, MessagePosition>();
+  for (const position of positions) {
+    const key = `${position.topic}\u0000${position.partition}`;
+    const known = lowest.get(key);
+    if (!known || BigInt(position.offset) < BigInt(known.offset)) lowest.set(key, position);
+  }
+  const found = new Map<string, RawMessage>();
+  const groupId = `${options.groupPrefix}.reread.${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
+  let settle!: (error?: Error) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (error) => (error ? reject(error) : resolve());
+  });
+  const timer = setTimeout(
+    () => settle(new Error(`read ${found.size} of ${wanted.size} messages back from Kafka in ${options.timeoutMs} ms`)),
+    options.timeoutMs,
+  );
+  // A crashed consumer restarts with a new group member that has forgotten the seeks: fail, and be retried.
+  consumer.on(consumer.events.CRASH, ({ payload }) => settle(payload.error));
+  try {
+    const reading = (async () => {
+      await consumer.connect();
       await consumer.subscribe({ topics: [...new Set(positions.map((position) => position.topic))] });
       await consumer.run({
         autoCommit: false,
@@ -64,20 +102,23 @@ export function createMessageReader(kafka: Kafka, options: MessageReaderOptions)
               value: message.value ? Buffer.from(message.value) : null,
             });
           }
-          if (found.size === wanted.size) allFound();
+          if (found.size === wanted.size) settle();
         },
       });
-      // Seeks wait in kafkajs until the partition is assigned; partitions not sought start at the end.
+      // Partitions not sought start at their end and give nothing.
       for (const { topic, partition, offset } of lowest.values()) consumer.seek({ topic, partition, offset });
-      const timeout = new AbortController();
-      await Promise.race([done, sleep(options.timeoutMs, timeout.signal)]);
-      timeout.abort();
-    } finally {
-      await consumer.disconnect();
-    }
-    return positions.map(
-      (position) =>
-        found.get(keyOf(position.topic, position.partition, position.offset)) ?? { ...position, key: null, value: null },
-    );
-  };
+    })();
+    reading.catch((error: unknown) => settle(error instanceof Error ? error : new Error(String(error))));
+    await done;
+    return found;
+  } finally {
+    clearTimeout(timer);
+    await consumer.disconnect().catch(() => undefined);
+    const admin = kafka.admin();
+    await admin
+      .connect()
+      .then(() => admin.deleteGroups([groupId]))
+      .catch(() => undefined)
+      .finally(() => admin.disconnect());
+  }
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { type DeadLetter, eventIdOf, type PendingRow, type RawMessage } from "./decode";
 import { createWorkerMetrics } from "./metrics";
 import type { ViewRepair } from "./repair";
+import type { MessageReader } from "./reread";
 import { createSink, type Item, positionOf, scopeOf } from "./sink";
 import { makeEvent } from "./test-support";
 
@@ -83,7 +84,20 @@ function fakeViews(db: FakeClickHouse): ViewRepair {
   };
 }
 
-function setup(db: FakeClickHouse, dedupWindow = 1000) {
+/** Reads the fake topic's messages back, as the worker's reader reads Kafka. */
+const readPublished: MessageReader = async (positions) =>
+  positions.map(
+    (position) =>
+      published.get(`${position.partition}/${position.offset}`) ?? {
+        topic: position.topic,
+        partition: position.partition,
+        offset: position.offset,
+        key: null,
+        value: null,
+      },
+  );
+
+function setup(db: FakeClickHouse, dedupWindow = 1000, reread: MessageReader = readPublished) {
   const dead: DeadLetter[] = [];
   const metrics = createWorkerMetrics(createRegistry("sink-test"));
   const sink = createSink({
@@ -95,11 +109,7 @@ function setup(db: FakeClickHouse, dedupWindow = 1000) {
         dead.push(...items);
       },
     },
-    async reread(positions) {
-      return positions.map(
-        (position) => published.get(`${position.partition}/${position.offset}`) ?? { ...position, key: null, value: null },
-      );
-    },
+    reread,
     logger: createLogger({ name: "test", level: "silent" }),
     metrics,
     backoff: { initialMs: 1, maxMs: 2 },
@@ -217,6 +227,40 @@ describe("exactly-once sink", () => {
     expect(original?.key).not.toBeNull();
     expect(dead[0]?.message).toEqual(original);
     expect(dead[0]?.eventId).toBe(JSON.parse(String(original?.value)).event_id);
+  });
+
+  it("reads a rejected row's message back again when a read-back fails, then dead-letters it whole", async () => {
+    const db = new FakeClickHouse();
+    let reads = 0;
+    const { sink, dead, metrics } = setup(db, 1000, async (positions) => {
+      reads++;
+      if (reads === 1) throw new Error("read 0 of 1 messages back from Kafka in 30000 ms");
+      return readPublished(positions);
+    });
+    await sink.load("events", 0);
+    db.rejectOffset = "1";
+    await sink.write(admitAll(sink, [makeEvent(0), makeEvent(1)]));
+    expect(reads).toBe(2);
+    expect(dead[0]?.message).toEqual(published.get("0/1"));
+    const retries = (await metrics.retries.get()).values.find((value) => value.labels.operation === "reread");
+    expect(retries?.value).toBe(1);
+  });
+
+  it("dead-letters a rejected row by its position when its message cannot be read back, and moves on", async () => {
+    const db = new FakeClickHouse();
+    let reads = 0;
+    const { sink, dead } = setup(db, 1000, async () => {
+      reads++;
+      throw new Error("group authorization failed");
+    });
+    await sink.load("events", 0);
+    db.rejectOffset = "1";
+    const commits = await sink.write(admitAll(sink, [makeEvent(0), makeEvent(1), makeEvent(2)]));
+    expect(reads).toBe(5);
+    expect(dead.map((item) => [item.reason, item.message])).toEqual([
+      ["clickhouse_rejected", { topic: "events", partition: 0, offset: "1", key: null, value: null }],
+    ]);
+    expect(commits).toEqual([{ topic: "events", partition: 0, offset: "3" }]);
   });
 
   it("dead-letters messages that are not JSON or break the schema, with the event_id when readable", async () => {

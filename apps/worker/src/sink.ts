@@ -136,6 +136,14 @@ const partitionKey = (topic: string, partition: number) => `${topic}\u0000${part
 
 const always = () => true;
 
+/** Read-back attempts for the messages of rejected rows before they are dead-lettered without them. */
+const REREAD_ATTEMPTS = 5;
+
+/** A message known by its position only: its key and value could not be read back. */
+function positionOnly(row: PendingRow): RawMessage {
+  return { topic: row.topic, partition: row.partition, offset: row.offset, key: null, value: null };
+}
+
 /** More runs than this and the scope falls back to the partition's offset range (see scopeOf). */
 const MAX_RUNS = 500;
 
@@ -376,6 +384,26 @@ export function createSink(deps: SinkDeps): Sink {
     return [...left, ...right];
   }
 
+  /**
+   * The original messages of rejected rows, read back from Kafka. A few attempts only: the rows must
+   * not hold their partitions forever for want of their bytes (e.g. a broker that refuses the
+   * read-back's consumer group), so after that they are dead-lettered by position alone.
+   */
+  async function rereadRejected(rows: readonly PendingRow[]): Promise<RawMessage[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await deps.reread(rows);
+      } catch (error) {
+        if (attempt + 1 >= REREAD_ATTEMPTS || deps.signal?.aborted) {
+          logger.error({ err: error, rows: rows.length }, "could not read rejected rows' messages back from Kafka");
+          return rows.map(positionOnly);
+        }
+        metrics.retries.inc({ operation: "reread" });
+        await sleep(backoffDelay(attempt, deps.backoff), deps.signal);
+      }
+    }
+  }
+
   return {
     async load(topic, partition) {
       const ids = await db.query<{ id: string; stored_offset: string }>(
@@ -421,6 +449,8 @@ export function createSink(deps: SinkDeps): Sink {
       const decoded = decodeMessage(message, arena);
       if (decoded.kind === "dead") return decoded;
       if (!state.ids.add(eventIdOf(decoded.row))) {
+        // The duplicate's line was the arena's latest reservation: give its bytes back.
+        arena.giveBack(decoded.row.lineEnd - decoded.row.lineStart);
         metrics.duplicates.inc({ kind: "event_id" });
         return { kind: "skip", message };
       }
@@ -456,19 +486,13 @@ export function createSink(deps: SinkDeps): Sink {
       const rejected: Rejected[] = [];
       for (const rows of byMonth.values()) rejected.push(...(await insertOnce(rows)));
       if (rejected.length > 0) {
-        const messages = await retrying("reread", () => deps.reread(rejected.map(({ row }) => row)), always);
+        const messages = await rereadRejected(rejected.map(({ row }) => row));
         rejected.forEach(({ row, error }, i) => {
-          const message = messages[i] ?? {
-            topic: row.topic,
-            partition: row.partition,
-            offset: row.offset,
-            key: null,
-            value: null,
-          };
+          const message = messages[i] ?? positionOnly(row);
           if (message.value === null)
             logger.warn(
               { partition: row.partition, offset: row.offset },
-              "a rejected row's message was not read back; dead-lettered without it",
+              "a rejected row's message could not be read back; dead-lettered without it",
             );
           dead.push({ reason: "clickhouse_rejected", details: error, eventId: eventIdOf(row), message });
         });
