@@ -21,10 +21,15 @@ export interface ReplayResult {
   skipped: number;
 }
 
-function parseDeadLetter(value: Buffer | null): DeadLetterMessage | undefined {
+/**
+ * A DLQ message's letter when it has bytes to re-publish; undefined for anything else, including a
+ * letter without a payload (an empty message, or a rejected row whose message could not be read back):
+ * re-publishing nothing would only come back as invalid JSON.
+ */
+export function replayableLetter(value: Buffer | null): DeadLetterMessage | undefined {
   try {
     const parsed = JSON.parse(value?.toString("utf8") ?? "") as Partial<DeadLetterMessage>;
-    return typeof parsed.payload_base64 === "string" && typeof parsed.source_topic === "string"
+    return typeof parsed.payload_base64 === "string" && parsed.payload_base64 !== "" && typeof parsed.source_topic === "string"
       ? (parsed as DeadLetterMessage)
       : undefined;
   } catch {
@@ -76,7 +81,7 @@ export async function replayDeadLetters(deps: ReplayDeps): Promise<ReplayResult>
         const end = ends.get(batch.partition) ?? 0n;
         const messages = batch.messages.filter((message) => BigInt(message.offset) < end);
         if (messages.length === 0) return;
-        const letters = messages.map((message) => ({ message, letter: parseDeadLetter(message.value) }));
+        const letters = messages.map((message) => ({ message, letter: replayableLetter(message.value) }));
         const valid = letters.flatMap(({ letter }) => (letter ? [letter] : []));
         result.skipped += letters.length - valid.length;
         if (valid.length > 0) {
