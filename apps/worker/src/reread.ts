@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Kafka } from "@sluice/kafka";
+import type { Admin, Kafka } from "@sluice/kafka";
 import type { RawMessage } from "./decode";
 
 /** Where a consumed message sits in Kafka. */
@@ -23,7 +23,8 @@ export interface MessageReaderOptions {
   timeoutMs: number;
 }
 
-const keyOf = (topic: string, partition: number, offset: string) => `${topic}\u0000${partition}\u0000${offset}`;
+const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+const keyOf = (topic: string, partition: number, offset: string) => `${partitionKey(topic, partition)}\u0000${offset}`;
 
 /**
  * Reads messages back by position with a short-lived consumer that seeks to each partition's lowest
@@ -37,37 +38,39 @@ export function createMessageReader(kafka: Kafka, options: MessageReaderOptions)
   return async (positions) => {
     if (positions.length === 0) return [];
     const topics = [...new Set(positions.map((position) => position.topic))];
-    const firstOffsets = new Map<string, bigint>();
     const admin = kafka.admin();
     await admin.connect();
     try {
+      const firstOffsets = new Map<string, bigint>();
       for (const topic of topics)
         for (const { partition, low } of await admin.fetchTopicOffsets(topic))
-          firstOffsets.set(`${topic}\u0000${partition}`, BigInt(low));
+          firstOffsets.set(partitionKey(topic, partition), BigInt(low));
+      const stored = positions.filter(
+        ({ topic, partition, offset }) => BigInt(offset) >= (firstOffsets.get(partitionKey(topic, partition)) ?? 0n),
+      );
+      const found = stored.length > 0 ? await readStored(kafka, admin, topics, options, stored) : new Map<string, RawMessage>();
+      return positions.map(
+        ({ topic, partition, offset }) =>
+          found.get(keyOf(topic, partition, offset)) ?? { topic, partition, offset, key: null, value: null },
+      );
     } finally {
       await admin.disconnect();
     }
-    const stored = positions.filter(
-      ({ topic, partition, offset }) => BigInt(offset) >= (firstOffsets.get(`${topic}\u0000${partition}`) ?? 0n),
-    );
-    const found = stored.length > 0 ? await readStored(kafka, options, stored) : new Map<string, RawMessage>();
-    return positions.map(
-      ({ topic, partition, offset }) =>
-        found.get(keyOf(topic, partition, offset)) ?? { topic, partition, offset, key: null, value: null },
-    );
   };
 }
 
 /** Reads messages Kafka still has, all of them or rejects. */
 async function readStored(
   kafka: Kafka,
+  admin: Admin,
+  topics: readonly string[],
   options: MessageReaderOptions,
   positions: readonly MessagePosition[],
 ): Promise<Map<string, RawMessage>> {
   const wanted = new Set(positions.map(({ topic, partition, offset }) => keyOf(topic, partition, offset)));
   const lowest = new Map<string, MessagePosition>();
   for (const position of positions) {
-    const key = `${position.topic}\u0000${position.partition}`;
+    const key = partitionKey(position.topic, position.partition);
     const known = lowest.get(key);
     if (!known || BigInt(position.offset) < BigInt(known.offset)) lowest.set(key, position);
   }
@@ -87,7 +90,7 @@ async function readStored(
   try {
     const reading = (async () => {
       await consumer.connect();
-      await consumer.subscribe({ topics: [...new Set(positions.map((position) => position.topic))] });
+      await consumer.subscribe({ topics: [...topics] });
       await consumer.run({
         autoCommit: false,
         eachBatch: async ({ batch }) => {
@@ -114,11 +117,6 @@ async function readStored(
   } finally {
     clearTimeout(timer);
     await consumer.disconnect().catch(() => undefined);
-    const admin = kafka.admin();
-    await admin
-      .connect()
-      .then(() => admin.deleteGroups([groupId]))
-      .catch(() => undefined)
-      .finally(() => admin.disconnect());
+    await admin.deleteGroups([groupId]).catch(() => undefined);
   }
 }
