@@ -71,6 +71,24 @@ describe("decodeMessage", () => {
     });
   });
 
+  it("gives each row the month of its timestamp, across month and year boundaries, on both paths", () => {
+    const arena = new ByteArena();
+    const times = [
+      [Date.UTC(2026, 2, 31, 23, 59, 59, 999), 202603],
+      [Date.UTC(2026, 3, 1), 202604],
+      [Date.UTC(2026, 2, 1), 202603],
+      [Date.UTC(2026, 2, 1) - 1, 202602],
+      [Date.UTC(2026, 11, 31, 23, 59, 59), 202612],
+      [Date.UTC(2027, 0, 1), 202701],
+    ] as const;
+    for (const event of events) {
+      times.forEach(([timestamp, month], i) => {
+        const decoded = decodeMessage(message({ ...event, timestamp }, i), arena);
+        expect(decoded).toMatchObject({ kind: "row", row: { month, timestamp: Math.floor(timestamp / 1000) } });
+      });
+    }
+  });
+
   it("dead-letters text that is not JSON and events that fail the schema", () => {
     expect(decodeMessage({ ...message(base, 1), value: Buffer.from("{nope") }, new ByteArena())).toMatchObject({
       kind: "dead",

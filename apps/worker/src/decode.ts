@@ -2,6 +2,7 @@ import { toTabSeparatedEventLine } from "@sluice/clickhouse";
 import { validateEventMessage } from "@sluice/events";
 import type { ByteArena } from "./arena";
 import { fastLine } from "./fast-line";
+import { internName } from "./interned";
 
 const TAB = 0x09;
 
@@ -55,16 +56,20 @@ function readEventId(value: unknown): string {
   return typeof id === "string" && id.length <= 64 ? id : "";
 }
 
-/** The few event names in use, so each buffered row refers to one shared string instead of its own copy. */
-const names = new Map<string, string>();
-const MAX_NAMES = 4096;
+/** The `events` partition (yyyymm) of the month computed last, and that month's bounds in epoch ms. */
+let cachedMonth = 0;
+let cachedMonthFrom = 0;
+let cachedMonthTo = -1;
 
-function shared(name: string): string {
-  const known = names.get(name);
-  if (known !== undefined) return known;
-  if (names.size >= MAX_NAMES) names.clear();
-  names.set(name, name);
-  return name;
+/** yyyymm of a time in epoch ms (UTC): rows of a backlog mostly share a month, so the last one is kept. */
+function monthOf(ms: number): number {
+  if (ms >= cachedMonthFrom && ms < cachedMonthTo) return cachedMonth;
+  const date = new Date(ms);
+  const [year, month] = [date.getUTCFullYear(), date.getUTCMonth()];
+  cachedMonthFrom = Date.UTC(year, month, 1);
+  cachedMonthTo = Date.UTC(year, month + 1, 1);
+  cachedMonth = year * 100 + month + 1;
+  return cachedMonth;
 }
 
 /** Parses and validates one message against the event schema and stores its row in `arena`; never throws. */
@@ -97,7 +102,7 @@ export function decodeMessage(message: RawMessage, arena: ByteArena): Decoded {
   arena.chunk.write(line, lineStart);
   return {
     kind: "row",
-    row: toPendingRow(arena.chunk, lineStart, lineStart + length, event.event_name, event.timestamp, message),
+    row: toPendingRow(arena.chunk, lineStart, lineStart + length, internName(event.event_name), event.timestamp, message),
   };
 }
 
@@ -116,6 +121,7 @@ function detached(message: RawMessage): RawMessage {
   };
 }
 
+/** `eventName` is the interned one. */
 function toPendingRow(
   bytes: Buffer,
   lineStart: number,
@@ -124,14 +130,13 @@ function toPendingRow(
   timestampMs: number,
   message: RawMessage,
 ): PendingRow {
-  const date = new Date(timestampMs);
   return {
     bytes,
     lineStart,
     lineEnd,
-    eventName: shared(eventName),
+    eventName,
     timestamp: Math.floor(timestampMs / 1000),
-    month: date.getUTCFullYear() * 100 + date.getUTCMonth() + 1,
+    month: monthOf(timestampMs),
     topic: message.topic,
     partition: message.partition,
     offset: message.offset,

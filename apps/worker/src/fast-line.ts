@@ -20,6 +20,7 @@ import {
   ZERO,
 } from "@sluice/events";
 import type { ByteArena } from "./arena";
+import { internNameBytes } from "./interned";
 
 // The worker's fast path for the messages the ingest app writes (compact JSON, printable ASCII text):
 // one pass over the message's bytes checks the event schema and copies each value's bytes straight into
@@ -35,6 +36,7 @@ export interface FastLine {
   /** Where the TabSeparated line of `toTabSeparatedEventLine` for the validated event went: arena.chunk[lineStart, lineEnd). */
   lineStart: number;
   lineEnd: number;
+  /** Interned (interned.ts). */
   eventName: string;
   /** Epoch milliseconds. */
   timestamp: number;
@@ -73,9 +75,6 @@ const REQUIRED = (1 << F_EVENT_ID) | (1 << F_EVENT_NAME) | (1 << F_USER_ID) | (1
 const scanner = new EventScanner(KEYS);
 const { valueStart, valueEnd, tags } = scanner;
 
-/** The arena chunk the current line is written to. */
-let out: Buffer = Buffer.alloc(0);
-
 /** Parses and checks the message; the bit set of fields present, or -1. */
 function readMessage(b: Buffer): number {
   const seen = scanner.read(b, 0);
@@ -83,19 +82,26 @@ function readMessage(b: Buffer): number {
 }
 
 /** Appends the bytes of b[start, end) to `out` at `at`; the new write position. */
-function copy(b: Buffer, start: number, end: number, at: number): number {
+function copy(out: Buffer, b: Buffer, start: number, end: number, at: number): number {
   return copyBytes(out, b, start, end, at);
 }
 
 /** Appends an ASCII string. */
-function put(text: string, at: number): number {
+function put(out: Buffer, text: string, at: number): number {
   let w = at;
   for (let i = 0; i < text.length; i++) out[w++] = text.charCodeAt(i);
   return w;
 }
 
 /** `[a,b]` of the entries of one kind: their keys (quoted) or values (quoted when strings, 1/0 for booleans). */
-function putArray(b: Buffer, spans: PropertySpans, kinds: "string" | "number" | "bool", keys: boolean, at: number): number {
+function putArray(
+  out: Buffer,
+  b: Buffer,
+  spans: PropertySpans,
+  kinds: "string" | "number" | "bool",
+  keys: boolean,
+  at: number,
+): number {
   let w = at;
   out[w++] = OPEN_BRACKET;
   let first = true;
@@ -107,13 +113,13 @@ function putArray(b: Buffer, spans: PropertySpans, kinds: "string" | "number" | 
     first = false;
     if (keys) {
       out[w++] = APOSTROPHE;
-      w = copy(b, spans.keyStart[k] as number, spans.keyEnd[k] as number, w);
+      w = copy(out, b, spans.keyStart[k] as number, spans.keyEnd[k] as number, w);
       out[w++] = APOSTROPHE;
     } else if (kind === KIND_STRING) {
       out[w++] = APOSTROPHE;
-      w = copy(b, spans.valueStart[k] as number, spans.valueEnd[k] as number, w);
+      w = copy(out, b, spans.valueStart[k] as number, spans.valueEnd[k] as number, w);
       out[w++] = APOSTROPHE;
-    } else if (kind === KIND_NUMBER) w = copy(b, spans.valueStart[k] as number, spans.valueEnd[k] as number, w);
+    } else if (kind === KIND_NUMBER) w = copy(out, b, spans.valueStart[k] as number, spans.valueEnd[k] as number, w);
     else out[w++] = kind === KIND_TRUE ? 0x31 : ZERO;
   }
   out[w++] = CLOSE_BRACKET;
@@ -121,39 +127,39 @@ function putArray(b: Buffer, spans: PropertySpans, kinds: "string" | "number" | 
 }
 
 /** The six typed key/value columns of a property map (absent: six empty arrays). */
-function putProperties(b: Buffer, spans: PropertySpans | undefined, at: number): number {
-  if (!spans || spans.count === 0) return put("[]\t[]\t[]\t[]\t[]\t[]", at);
-  let w = putArray(b, spans, "string", true, at);
+function putProperties(out: Buffer, b: Buffer, spans: PropertySpans | undefined, at: number): number {
+  if (!spans || spans.count === 0) return put(out, "[]\t[]\t[]\t[]\t[]\t[]", at);
+  let w = putArray(out, b, spans, "string", true, at);
   out[w++] = TAB;
-  w = putArray(b, spans, "string", false, w);
+  w = putArray(out, b, spans, "string", false, w);
   out[w++] = TAB;
-  w = putArray(b, spans, "number", true, w);
+  w = putArray(out, b, spans, "number", true, w);
   out[w++] = TAB;
-  w = putArray(b, spans, "number", false, w);
+  w = putArray(out, b, spans, "number", false, w);
   out[w++] = TAB;
-  w = putArray(b, spans, "bool", true, w);
+  w = putArray(out, b, spans, "bool", true, w);
   out[w++] = TAB;
-  w = putArray(b, spans, "bool", false, w);
+  w = putArray(out, b, spans, "bool", false, w);
   return w;
 }
 
 /** A field's text (a string's without its quotes, which TabSeparated does not want), then a tab; just the tab when absent. */
-function putOptional(b: Buffer, seen: number, field: number, at: number): number {
+function putOptional(out: Buffer, b: Buffer, seen: number, field: number, at: number): number {
   let w = at;
   if ((seen & (1 << field)) !== 0) {
     const start = valueStart[field] as number;
     const quoted = b[start] === QUOTE ? 1 : 0;
-    w = copy(b, start + quoted, (valueEnd[field] as number) - quoted, at);
+    w = copy(out, b, start + quoted, (valueEnd[field] as number) - quoted, at);
   }
   out[w] = TAB;
   return w + 1;
 }
 
-function putStrings(b: Buffer, present: boolean, starts: Int32Array, ends: Int32Array, at: number): number {
+function putStrings(out: Buffer, b: Buffer, present: boolean, starts: Int32Array, ends: Int32Array, at: number): number {
   let w = at;
   for (let k = 0; k < starts.length; k++) {
     const start = present ? (starts[k] as number) : -1;
-    if (start >= 0) w = copy(b, start, ends[k] as number, w);
+    if (start >= 0) w = copy(out, b, start, ends[k] as number, w);
     out[w++] = TAB;
   }
   return w;
@@ -185,7 +191,7 @@ export function fastLine(value: Buffer, position: KafkaPosition, arena: ByteAren
   // what is left over goes back to the arena.
   const room = 2 * b.length + 1024 + 2 * position.topic.length + position.offset.length;
   const lineStart = arena.reserve(room);
-  out = arena.chunk;
+  const out = arena.chunk;
   // The scanner checked the id's form (a UUID: hex digits and dashes); it is written lower-cased.
   let w = lineStart;
   for (let i = (valueStart[F_EVENT_ID] as number) + 1; i < (valueEnd[F_EVENT_ID] as number) - 1; i++) {
@@ -193,50 +199,50 @@ export function fastLine(value: Buffer, position: KafkaPosition, arena: ByteAren
     out[w++] = byte >= UPPER_A && byte <= UPPER_F ? byte | 0x20 : byte;
   }
   out[w++] = TAB;
-  w = putOptional(b, seen, F_EVENT_NAME, w);
-  w = putOptional(b, seen, F_USER_ID, w);
+  w = putOptional(out, b, seen, F_EVENT_NAME, w);
+  w = putOptional(out, b, seen, F_USER_ID, w);
   // timestamp (seconds): at least 12 digits, so dropping the last three is Math.floor(ms / 1000).
-  w = copy(b, valueStart[F_TIMESTAMP] as number, (valueEnd[F_TIMESTAMP] as number) - 3, w);
+  w = copy(out, b, valueStart[F_TIMESTAMP] as number, (valueEnd[F_TIMESTAMP] as number) - 3, w);
   out[w++] = TAB;
-  w = putOptional(b, seen, F_TIMESTAMP, w);
-  w = putOptional(b, seen, F_CHANNEL, w);
-  w = putOptional(b, seen, F_CAMPAIGN_ID, w);
-  w = putOptional(b, seen, F_SESSION_ID, w);
-  w = putOptional(b, seen, F_ANONYMOUS_ID, w);
+  w = putOptional(out, b, seen, F_TIMESTAMP, w);
+  w = putOptional(out, b, seen, F_CHANNEL, w);
+  w = putOptional(out, b, seen, F_CAMPAIGN_ID, w);
+  w = putOptional(out, b, seen, F_SESSION_ID, w);
+  w = putOptional(out, b, seen, F_ANONYMOUS_ID, w);
   out[w++] = OPEN_BRACKET;
   if ((seen & (1 << F_TAGS)) !== 0) {
     for (let t = 0; t < tags.count; t++) {
       if (t > 0) out[w++] = COMMA;
       out[w++] = APOSTROPHE;
-      w = copy(b, tags.spans[t * 2] as number, tags.spans[t * 2 + 1] as number, w);
+      w = copy(out, b, tags.spans[t * 2] as number, tags.spans[t * 2 + 1] as number, w);
       out[w++] = APOSTROPHE;
     }
   }
   out[w++] = CLOSE_BRACKET;
   out[w++] = TAB;
-  w = putProperties(b, (seen & (1 << F_METADATA)) !== 0 ? scanner.metadata : undefined, w);
+  w = putProperties(out, b, (seen & (1 << F_METADATA)) !== 0 ? scanner.metadata : undefined, w);
   out[w++] = TAB;
-  w = putProperties(b, (seen & (1 << F_USER_PROPERTIES)) !== 0 ? scanner.userProperties : undefined, w);
+  w = putProperties(out, b, (seen & (1 << F_USER_PROPERTIES)) !== 0 ? scanner.userProperties : undefined, w);
   out[w++] = TAB;
-  w = putStrings(b, (seen & (1 << F_DEVICE)) !== 0, scanner.deviceStart, scanner.deviceEnd, w);
-  w = putStrings(b, (seen & (1 << F_APP)) !== 0, scanner.appStart, scanner.appEnd, w);
+  w = putStrings(out, b, (seen & (1 << F_DEVICE)) !== 0, scanner.deviceStart, scanner.deviceEnd, w);
+  w = putStrings(out, b, (seen & (1 << F_APP)) !== 0, scanner.appStart, scanner.appEnd, w);
   // items: never present on this path.
   out[w++] = TAB;
-  if ((seen & (1 << F_SENT_AT)) !== 0) w = copy(b, valueStart[F_SENT_AT] as number, valueEnd[F_SENT_AT] as number, w);
+  if ((seen & (1 << F_SENT_AT)) !== 0) w = copy(out, b, valueStart[F_SENT_AT] as number, valueEnd[F_SENT_AT] as number, w);
   else out[w++] = ZERO;
   out[w++] = TAB;
-  w = putOptional(b, seen, F_RECEIVED_AT, w);
-  w = put(position.topic, w);
+  w = putOptional(out, b, seen, F_RECEIVED_AT, w);
+  w = put(out, position.topic, w);
   out[w++] = TAB;
-  w = put(String(position.partition), w);
+  w = put(out, String(position.partition), w);
   out[w++] = TAB;
-  w = put(position.offset, w);
+  w = put(out, position.offset, w);
   out[w++] = NEWLINE;
   arena.giveBack(lineStart + room - w);
   return {
     lineStart,
     lineEnd: w,
-    eventName: b.toString("latin1", (valueStart[F_EVENT_NAME] as number) + 1, (valueEnd[F_EVENT_NAME] as number) - 1),
+    eventName: internNameBytes(b, (valueStart[F_EVENT_NAME] as number) + 1, (valueEnd[F_EVENT_NAME] as number) - 1),
     timestamp,
   };
 }

@@ -110,12 +110,13 @@ export class EventScanner {
     if (b[p] !== OPEN_BRACE) return -1;
     let seen = 0;
     let i = p + 1;
+    let previous = -1;
     for (;;) {
-      const keyEnd = stringEnd(b, i);
-      if (keyEnd < 0) return -1;
-      const key = this.names.indexOf(b, i + 1, keyEnd);
+      const key = this.names.readKey(b, i, previous);
+      const keyEnd = this.names.keyEnd;
       if (key < 0 || (seen & (1 << key)) !== 0 || b[keyEnd + 1] !== COLON) return -1;
       seen |= 1 << key;
+      previous = key;
       i = keyEnd + 2;
       const end = this.value(b, i, key);
       if (end <= 0) return -1;
