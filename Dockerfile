@@ -65,11 +65,11 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --start-interval=2s -
 FROM runtime AS worker
 COPY --from=build /out/worker /app
 COPY clickhouse/migrations /app/migrations
-# The node options of apps/worker/node-options: the heap cap (a backlog cannot grow the worker past
-# ~300 MB RSS) and garbage collection on the main thread only, which leaves the other cores to
-# ClickHouse (README "Scaling and sizing"); set NODE_OPTIONS to change them.
-ENV SERVER_PORT=8082 METRICS_PORT=9102 MIGRATIONS_DIR=/app/migrations \
-    NODE_OPTIONS="--max-old-space-size=224 --max-semi-space-size=8 --single-threaded-gc"
+ENV SERVER_PORT=8082 METRICS_PORT=9102 MIGRATIONS_DIR=/app/migrations
+# The flags of apps/worker/node-options: the heap cap (a backlog cannot grow the worker past ~300 MB
+# RSS) and garbage collection on the main thread only, which leaves the other cores to ClickHouse
+# (README "Scaling and sizing"). On the command line: NODE_OPTIONS does not take --single-threaded-gc.
+CMD ["node", "--max-old-space-size=224", "--max-semi-space-size=8", "--single-threaded-gc", "--import", "tsx", "src/main.ts"]
 EXPOSE 8082 9102
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --start-interval=2s --retries=3 \
     CMD ["node", "/usr/local/lib/sluice/healthcheck.mjs"]

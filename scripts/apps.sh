@@ -18,11 +18,11 @@ app_port() {
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-# NODE_OPTIONS plus the app's own (apps/<app>/node-options: the worker's heap cap, README "Scaling and sizing").
-node_options() {
-  local file="$ROOT/apps/$1/node-options" own=""
-  if [ -f "$file" ]; then own="$(cat "$file")"; fi
-  echo "${NODE_OPTIONS:-}${NODE_OPTIONS:+${own:+ }}$own"
+# The app's own node flags (apps/<app>/node-options: the worker's heap cap and GC threads, README
+# "Scaling and sizing"), given on the command line: NODE_OPTIONS may not carry all of them.
+node_flags() {
+  local file="$ROOT/apps/$1/node-options"
+  if [ -f "$file" ]; then cat "$file"; fi
 }
 
 start() {
@@ -34,7 +34,8 @@ start() {
     echo "[apps] starting $app on :$port (log: $LOGS/$app.log)"
     (
       cd "$ROOT/apps/$app"
-      SERVER_PORT="$port" NODE_OPTIONS="$(node_options "$app")" nohup setsid node --enable-source-maps --import tsx src/main.ts >>"$LOGS/$app.log" 2>&1 </dev/null &
+      # shellcheck disable=SC2046 # the flags are words
+      SERVER_PORT="$port" nohup setsid node $(node_flags "$app") --enable-source-maps --import tsx src/main.ts >>"$LOGS/$app.log" 2>&1 </dev/null &
       echo $! >"$pidfile"
     )
   done

@@ -5,15 +5,16 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pids=()
 
-# NODE_OPTIONS plus the app's own (apps/<app>/node-options: the worker's heap cap, README "Scaling and sizing").
-node_options() {
-  local file="$ROOT/apps/$1/node-options" own=""
-  if [ -f "$file" ]; then own="$(cat "$file")"; fi
-  echo "${NODE_OPTIONS:-}${NODE_OPTIONS:+${own:+ }}$own"
+# The app's own node flags (apps/<app>/node-options: the worker's heap cap and GC threads, README
+# "Scaling and sizing"), given on the command line: NODE_OPTIONS may not carry all of them.
+node_flags() {
+  local file="$ROOT/apps/$1/node-options"
+  if [ -f "$file" ]; then cat "$file"; fi
 }
 
 run_app() { # name port
-  (cd "$ROOT/apps/$1" && SERVER_PORT="$2" LOG_PRETTY=true NODE_OPTIONS="$(node_options "$1")" exec node --enable-source-maps --import tsx src/main.ts) \
+  # shellcheck disable=SC2046 # the flags are words
+  (cd "$ROOT/apps/$1" && SERVER_PORT="$2" LOG_PRETTY=true exec node $(node_flags "$1") --enable-source-maps --import tsx src/main.ts) \
     > >(sed -u "s/^/[$1] /") 2>&1 &
   pids+=($!)
 }

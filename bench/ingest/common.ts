@@ -66,13 +66,13 @@ export function cpuSeconds(pid: number): number {
 }
 
 /**
- * The environment that gives an ingest process the deployed node options (apps/ingest/node-options,
- * as scripts/apps.sh and the image do) on top of any NODE_OPTIONS; empty for a checkout without them.
+ * The deployed node flags of an app (apps/<app>/node-options, given on node's command line as
+ * scripts/apps.sh and the image do); empty for a checkout without them.
  */
-export function appNodeOptions(root: string): { NODE_OPTIONS?: string } {
-  const file = join(root, "apps/ingest/node-options");
-  if (!existsSync(file)) return {};
-  return { NODE_OPTIONS: [process.env.NODE_OPTIONS, readFileSync(file, "utf8").trim()].filter(Boolean).join(" ") };
+export function appNodeFlags(root: string, app = "ingest"): string[] {
+  const file = join(root, "apps", app, "node-options");
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").trim().split(/\s+/).filter(Boolean);
 }
 
 /** A process's peak resident set size so far (VmHWM), in MB. */

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { createTestTopic, freePort, testKafka } from "@sluice/testing";
 import autocannon from "autocannon";
 import { cycleBodies } from "../bodies";
-import { appNodeOptions, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
+import { appNodeFlags, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
 
 const roots = process.argv.slice(2, 4);
 if (roots.length !== 2) throw new Error("usage: pair.ts <root A> <root B>");
@@ -29,12 +29,11 @@ async function start(root: string, topic: string): Promise<App> {
   const port = await freePort();
   const script =
     mode === "kafka" ? [join(root, "apps/ingest/src/main.ts")] : [join(root, "bench/ingest/no-broker-server.ts"), String(port)];
-  const child = spawn(process.execPath, ["--import", "tsx", ...script], {
+  const child = spawn(process.execPath, [...appNodeFlags(root), "--import", "tsx", ...script], {
     cwd: root,
     stdio: "ignore",
     env: {
       ...process.env,
-      ...appNodeOptions(root),
       NODE_ENV: "development",
       LOG_LEVEL: "info",
       SERVER_HOST: "127.0.0.1",

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { createTestTopic, freePort, testKafka } from "@sluice/testing";
 import autocannon from "autocannon";
 import { cycleBodies } from "../bodies";
-import { appNodeOptions, BATCH_SIZE, batchBodies, cpuSeconds, peakRssMb, singleBodies, stop, waitForPort } from "./common";
+import { appNodeFlags, BATCH_SIZE, batchBodies, cpuSeconds, peakRssMb, singleBodies, stop, waitForPort } from "./common";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MODES = ["single", "batch", "bare", "no-broker"] as const;
@@ -99,12 +99,12 @@ const script = {
   "no-broker": [join(ROOT, "bench/ingest/no-broker-server.ts"), String(port)],
 }[mode];
 const flags = profiling ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
-const child = spawn(process.execPath, [...flags, "--import", "tsx", ...script], {
+const appFlags = mode === "bare" ? [] : appNodeFlags(appRoot);
+const child = spawn(process.execPath, [...appFlags, ...flags, "--import", "tsx", ...script], {
   cwd: appRoot,
   stdio: ["ignore", "ignore", "inherit"],
   env: {
     ...process.env,
-    ...(mode === "bare" ? {} : appNodeOptions(appRoot)),
     NODE_ENV: "development",
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
     SERVER_HOST: "127.0.0.1",

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { createTestTopic, freePort, testKafka } from "@sluice/testing";
 import autocannon from "autocannon";
 import { cycleBodies } from "../bodies";
-import { appNodeOptions, BATCH_SIZE, batchBodies, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
+import { appNodeFlags, BATCH_SIZE, batchBodies, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** The checkout whose ingest app is measured: another one (a `git archive` of an older commit) compares before and after. */
@@ -86,21 +86,24 @@ async function withIngest<T>(topic: string, env: Record<string, string>, run: Ru
   const metricsPort = await freePort();
   const logFile = join(tmpdir(), `sluice-bench-ingest-${process.pid}-${port}.log`);
   const log = openSync(logFile, "w");
-  const child = spawn(process.execPath, ["--import", "tsx", join(APP_ROOT, "apps/ingest/src/main.ts")], {
-    cwd: APP_ROOT,
-    stdio: ["ignore", log, log],
-    env: {
-      ...process.env,
-      NODE_ENV: "development",
-      SERVER_HOST: "127.0.0.1",
-      SERVER_PORT: String(port),
-      METRICS_PORT: String(metricsPort),
-      GRPC_PORT: String(await freePort()),
-      KAFKA_TOPIC: topic,
-      ...appNodeOptions(APP_ROOT),
-      ...env,
+  const child = spawn(
+    process.execPath,
+    [...appNodeFlags(APP_ROOT), "--import", "tsx", join(APP_ROOT, "apps/ingest/src/main.ts")],
+    {
+      cwd: APP_ROOT,
+      stdio: ["ignore", log, log],
+      env: {
+        ...process.env,
+        NODE_ENV: "development",
+        SERVER_HOST: "127.0.0.1",
+        SERVER_PORT: String(port),
+        METRICS_PORT: String(metricsPort),
+        GRPC_PORT: String(await freePort()),
+        KAFKA_TOPIC: topic,
+        ...env,
+      },
     },
-  });
+  );
   try {
     await waitForPort(child, `http://127.0.0.1:${port}/health`);
     return await run(`http://127.0.0.1:${port}`, child.pid as number);

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClickHouse, ensureDatabase, identifier, loadMigrations, migrate, raw, sql, toEventRow } from "@sluice/clickhouse";
 import { createTestTopic, freePort, MIGRATIONS_DIR, services, testKafka, uniqueName } from "@sluice/testing";
+import { appNodeFlags } from "../ingest/common";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -254,13 +255,12 @@ async function workerRun(topic: string, database: string, count: () => Promise<n
     ...(process.env.BENCH_BUFFER_MAX_ROWS ? { BUFFER_MAX_ROWS: process.env.BENCH_BUFFER_MAX_ROWS } : {}),
   };
   const started = Date.now();
-  // BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof") goes to the worker's node, for profiling; its heap cap
-  // is the deployed one (apps/worker/node-options, as in the image and scripts/apps.sh).
+  // BENCH_WORKER_NODE_ARGS (e.g. "--cpu-prof") goes to the worker's node, for profiling, after the
+  // deployed flags (apps/worker/node-options, as in the image and scripts/apps.sh).
   const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const nodeOptions = readFileSync(join(ROOT, "apps/worker/node-options"), "utf8").trim();
-  const child = spawn(process.execPath, [...extra, "--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, [...appNodeFlags(ROOT, "worker"), ...extra, "--import", "tsx", "src/main.ts"], {
     cwd: join(ROOT, "apps/worker"),
-    env: { ...env, NODE_OPTIONS: [process.env.NODE_OPTIONS, nodeOptions].filter(Boolean).join(" ") },
+    env,
     stdio: ["ignore", "inherit", "inherit"],
   });
   const pid = child.pid ?? 0;

@@ -148,9 +148,15 @@ export function lineOf(row: PendingRow): Buffer {
   return row.bytes.subarray(row.lineStart, row.lineEnd);
 }
 
+/** The end of the row's event_id in `row.bytes`: the line's first field, normally a 36-byte UUID. */
+export function eventIdEnd(row: PendingRow): number {
+  const uuidEnd = row.lineStart + 36;
+  return row.bytes[uuidEnd] === TAB ? uuidEnd : row.bytes.indexOf(TAB, row.lineStart);
+}
+
 /** The row's event_id: the line's first field. */
 export function eventIdOf(row: PendingRow): string {
-  return row.bytes.toString("latin1", row.lineStart, row.bytes.indexOf(TAB, row.lineStart));
+  return row.bytes.toString("latin1", row.lineStart, eventIdEnd(row));
 }
 
 const WRITE_BYTES = 256 * 1024;

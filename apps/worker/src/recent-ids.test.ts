@@ -54,7 +54,7 @@ describe("recent ids", () => {
     expect([ids.has("a"), ids.has("b"), ids.has("c"), ids.size]).toEqual([false, false, true, 1]);
   });
 
-  it("agrees with a plain insertion-ordered set through churn, repeats and ids that are not UUIDs", () => {
+  it("agrees with a plain insertion-ordered set through churn, repeats and ids that are not UUIDs, given as text or bytes", () => {
     let seed = 7;
     const random = () => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
@@ -72,7 +72,9 @@ describe("recent ids", () => {
       const reference = new ReferenceIds(capacity);
       for (let step = 0; step < capacity * 12 + 200; step++) {
         const id = pool[Math.floor(random() * pool.length)] as string;
-        expect(ids.add(id)).toBe(reference.add(id));
+        // Half the ids arrive as bytes inside a longer buffer, as a row's line holds them.
+        const added = random() < 0.5 ? ids.add(id) : ids.addBytes(Buffer.from(`ab\t${id}\tcd`, "latin1"), 3, 3 + id.length);
+        expect(added).toBe(reference.add(id));
         expect(ids.size).toBe(reference.size);
         const probe = pool[Math.floor(random() * pool.length)] as string;
         expect(ids.has(probe)).toBe(reference.has(probe));
@@ -92,5 +94,8 @@ describe("recent ids", () => {
     }
     expect(ids.has(base)).toBe(true);
     expect(ids.has(base.toUpperCase())).toBe(false);
+    expect(ids.addBytes(Buffer.from(base.toUpperCase(), "latin1"), 0, 36)).toBe(true);
+    expect(ids.addBytes(Buffer.from(`x${base}`, "latin1"), 1, 37)).toBe(false);
+    expect(ids.has(base.toUpperCase())).toBe(true);
   });
 });

@@ -32,6 +32,39 @@ function parseUuid(id: string, out: Uint32Array): boolean {
   return true;
 }
 
+/** Hex digit values by byte (lower-case only); -1 for anything else. */
+const HEX_BYTE = new Int8Array(256).fill(-1);
+HEX_BYTE.set(HEX);
+
+/** The value of `count` lower-case hex digits of `b` from `at`; -1 if a byte is not one. */
+function hexBytes(b: Uint8Array, at: number, count: number): number {
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const digit = HEX_BYTE[b[i] as number] as number;
+    if (digit < 0) return -1;
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+/** parseUuid for the 36 bytes of `b` from `at` (no string made). */
+function parseUuidBytes(b: Uint8Array, at: number, out: Uint32Array): boolean {
+  const DASH = 0x2d;
+  if (b[at + 8] !== DASH || b[at + 13] !== DASH || b[at + 18] !== DASH || b[at + 23] !== DASH) return false;
+  const w0 = hexBytes(b, at, 8);
+  const w1a = hexBytes(b, at + 9, 4);
+  const w1b = hexBytes(b, at + 14, 4);
+  const w2a = hexBytes(b, at + 19, 4);
+  const w2b = hexBytes(b, at + 24, 4);
+  const w3 = hexBytes(b, at + 28, 8);
+  if (w0 < 0 || w1a < 0 || w1b < 0 || w2a < 0 || w2b < 0 || w3 < 0) return false;
+  out[0] = w0;
+  out[1] = w1a * 0x10000 + w1b;
+  out[2] = w2a * 0x10000 + w2b;
+  out[3] = w3;
+  return true;
+}
+
 function mix(w0: number, w1: number, w2: number, w3: number): number {
   let h = Math.imul(w0 ^ w3, 0x9e3779b1) ^ Math.imul(w1 ^ w2, 0x85ebca77);
   h ^= h >>> 15;
@@ -115,7 +148,18 @@ export class RecentIds {
 
   /** Remembers an id; false if it was already remembered (which neither grows the window nor refreshes the id). */
   add(id: string): boolean {
-    const uuid = parseUuid(id, this.parsed);
+    return this.remember(parseUuid(id, this.parsed), id);
+  }
+
+  /** `add` for the id held by the latin1 bytes b[start, end), without making a string of a UUID's. */
+  addBytes(b: Buffer, start: number, end: number): boolean {
+    if (end - start === 36 && parseUuidBytes(b, start, this.parsed)) return this.remember(true, "");
+    const id = b.toString("latin1", start, end);
+    return this.remember(parseUuid(id, this.parsed), id);
+  }
+
+  /** Adds the id in `parsed` (a UUID) or `id` (any other string). */
+  private remember(uuid: boolean, id: string): boolean {
     let position = 0;
     if (uuid) {
       position = this.find();

@@ -54,7 +54,7 @@ import { type ClickHouse, join, type SqlFragment, sql } from "@sluice/clickhouse
 import type { Logger } from "pino";
 import { ByteArena } from "./arena";
 import type { DeadLetterWriter } from "./dead-letters";
-import { type DeadLetter, type Decoded, decodeMessage, eventIdOf, type PendingRow, type RawMessage } from "./decode";
+import { type DeadLetter, type Decoded, decodeMessage, eventIdEnd, eventIdOf, type PendingRow, type RawMessage } from "./decode";
 import type { WorkerMetrics } from "./metrics";
 import { RecentIds } from "./recent-ids";
 import type { ViewRepair } from "./repair";
@@ -448,9 +448,10 @@ export function createSink(deps: SinkDeps): Sink {
       state.nextOffset = offset + 1;
       const decoded = decodeMessage(message, arena);
       if (decoded.kind === "dead") return decoded;
-      if (!state.ids.add(eventIdOf(decoded.row))) {
+      const { row } = decoded;
+      if (!state.ids.addBytes(row.bytes, row.lineStart, eventIdEnd(row))) {
         // The duplicate's line was the arena's latest reservation: give its bytes back.
-        arena.giveBack(decoded.row.lineEnd - decoded.row.lineStart);
+        arena.giveBack(row.lineEnd - row.lineStart);
         metrics.duplicates.inc({ kind: "event_id" });
         return { kind: "skip", message };
       }
