@@ -445,7 +445,7 @@ function collectFigures(r: BenchReport): Figure[] {
   }
   const worker = r.steps.worker?.ok ? (r.steps.worker.data as { result: WorkerResult }).result : undefined;
   if (worker) {
-    const ceilingName = "clickhouse-client insert of the same rows";
+    const ceilingName = "clickhouse-client insert of the same rows (before and after the worker)";
     add({
       area: "worker",
       figure: "rows/s from process start",

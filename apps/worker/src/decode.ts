@@ -148,7 +148,7 @@ export function lineOf(row: PendingRow): Buffer {
   return row.bytes.subarray(row.lineStart, row.lineEnd);
 }
 
-/** The end of the row's event_id in `row.bytes`: the line's first field, normally a 36-byte UUID. */
+/** The end of the row's event_id in `row.bytes`: the line's first field, a 36-byte UUID (the schema allows no other id). */
 export function eventIdEnd(row: PendingRow): number {
   const uuidEnd = row.lineStart + 36;
   return row.bytes[uuidEnd] === TAB ? uuidEnd : row.bytes.indexOf(TAB, row.lineStart);
