@@ -81,11 +81,6 @@ function readMessage(b: Buffer): number {
   return seen >= 0 && scanner.end === b.length && (seen & REQUIRED) === REQUIRED ? seen : -1;
 }
 
-/** Appends the bytes of b[start, end) to `out` at `at`; the new write position. */
-function copy(out: Buffer, b: Buffer, start: number, end: number, at: number): number {
-  return copyBytes(out, b, start, end, at);
-}
-
 /** Appends an ASCII string. */
 function put(out: Buffer, text: string, at: number): number {
   let w = at;
@@ -113,13 +108,13 @@ function putArray(
     first = false;
     if (keys) {
       out[w++] = APOSTROPHE;
-      w = copy(out, b, spans.keyStart[k] as number, spans.keyEnd[k] as number, w);
+      w = copyBytes(out, b, spans.keyStart[k] as number, spans.keyEnd[k] as number, w);
       out[w++] = APOSTROPHE;
     } else if (kind === KIND_STRING) {
       out[w++] = APOSTROPHE;
-      w = copy(out, b, spans.valueStart[k] as number, spans.valueEnd[k] as number, w);
+      w = copyBytes(out, b, spans.valueStart[k] as number, spans.valueEnd[k] as number, w);
       out[w++] = APOSTROPHE;
-    } else if (kind === KIND_NUMBER) w = copy(out, b, spans.valueStart[k] as number, spans.valueEnd[k] as number, w);
+    } else if (kind === KIND_NUMBER) w = copyBytes(out, b, spans.valueStart[k] as number, spans.valueEnd[k] as number, w);
     else out[w++] = kind === KIND_TRUE ? 0x31 : ZERO;
   }
   out[w++] = CLOSE_BRACKET;
@@ -149,7 +144,7 @@ function putOptional(out: Buffer, b: Buffer, seen: number, field: number, at: nu
   if ((seen & (1 << field)) !== 0) {
     const start = valueStart[field] as number;
     const quoted = b[start] === QUOTE ? 1 : 0;
-    w = copy(out, b, start + quoted, (valueEnd[field] as number) - quoted, at);
+    w = copyBytes(out, b, start + quoted, (valueEnd[field] as number) - quoted, at);
   }
   out[w] = TAB;
   return w + 1;
@@ -159,7 +154,7 @@ function putStrings(out: Buffer, b: Buffer, present: boolean, starts: Int32Array
   let w = at;
   for (let k = 0; k < starts.length; k++) {
     const start = present ? (starts[k] as number) : -1;
-    if (start >= 0) w = copy(out, b, start, ends[k] as number, w);
+    if (start >= 0) w = copyBytes(out, b, start, ends[k] as number, w);
     out[w++] = TAB;
   }
   return w;
@@ -202,7 +197,7 @@ export function fastLine(value: Buffer, position: KafkaPosition, arena: ByteAren
   w = putOptional(out, b, seen, F_EVENT_NAME, w);
   w = putOptional(out, b, seen, F_USER_ID, w);
   // timestamp (seconds): at least 12 digits, so dropping the last three is Math.floor(ms / 1000).
-  w = copy(out, b, valueStart[F_TIMESTAMP] as number, (valueEnd[F_TIMESTAMP] as number) - 3, w);
+  w = copyBytes(out, b, valueStart[F_TIMESTAMP] as number, (valueEnd[F_TIMESTAMP] as number) - 3, w);
   out[w++] = TAB;
   w = putOptional(out, b, seen, F_TIMESTAMP, w);
   w = putOptional(out, b, seen, F_CHANNEL, w);
@@ -214,7 +209,7 @@ export function fastLine(value: Buffer, position: KafkaPosition, arena: ByteAren
     for (let t = 0; t < tags.count; t++) {
       if (t > 0) out[w++] = COMMA;
       out[w++] = APOSTROPHE;
-      w = copy(out, b, tags.spans[t * 2] as number, tags.spans[t * 2 + 1] as number, w);
+      w = copyBytes(out, b, tags.spans[t * 2] as number, tags.spans[t * 2 + 1] as number, w);
       out[w++] = APOSTROPHE;
     }
   }
@@ -228,7 +223,7 @@ export function fastLine(value: Buffer, position: KafkaPosition, arena: ByteAren
   w = putStrings(out, b, (seen & (1 << F_APP)) !== 0, scanner.appStart, scanner.appEnd, w);
   // items: never present on this path.
   out[w++] = TAB;
-  if ((seen & (1 << F_SENT_AT)) !== 0) w = copy(out, b, valueStart[F_SENT_AT] as number, valueEnd[F_SENT_AT] as number, w);
+  if ((seen & (1 << F_SENT_AT)) !== 0) w = copyBytes(out, b, valueStart[F_SENT_AT] as number, valueEnd[F_SENT_AT] as number, w);
   else out[w++] = ZERO;
   out[w++] = TAB;
   w = putOptional(out, b, seen, F_RECEIVED_AT, w);

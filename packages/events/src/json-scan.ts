@@ -98,7 +98,7 @@ export class NameSet {
   }
 }
 
-/** 1 for the bytes a plain string holds as they are (printable ASCII other than `"`, `\\` and `'`), else 0. */
+/** 1 for the bytes a plain string holds as they are (printable ASCII other than `"`, `\` and `'`), else 0. */
 const PLAIN_STRING_BYTE = new Uint8Array(256);
 for (let c = 0x20; c <= 0x7e; c++) PLAIN_STRING_BYTE[c] = c === QUOTE || c === BACKSLASH || c === APOSTROPHE ? 0 : 1;
 
