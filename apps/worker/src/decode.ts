@@ -30,9 +30,11 @@ export interface DeadLetter {
 
 /**
  * A valid event ready for ClickHouse: its encoded line and what the exactly-once checks need. Not its
- * message: the rare row ClickHouse rejects is read back from Kafka to dead-letter it (reread.ts).
+ * message: the rare row ClickHouse rejects is read back from Kafka to dead-letter it (reread.ts). It is
+ * its own buffer item (`kind`), so a buffered row is one object, not a row inside an item.
  */
 export interface PendingRow {
+  kind: "row";
   /** The ByteArena chunk holding the line. */
   bytes: Buffer;
   /** The `events` row as a TabSeparated line (EVENT_COLUMNS order): bytes[lineStart, lineEnd). */
@@ -48,7 +50,7 @@ export interface PendingRow {
   offset: string;
 }
 
-export type Decoded = { kind: "row"; row: PendingRow } | { kind: "dead"; dead: DeadLetter };
+export type Decoded = PendingRow | { kind: "dead"; dead: DeadLetter };
 
 function readEventId(value: unknown): string {
   if (typeof value !== "object" || value === null) return "";
@@ -76,8 +78,7 @@ function monthOf(ms: number): number {
 export function decodeMessage(message: RawMessage, arena: ByteArena): Decoded {
   const value = message.value ?? Buffer.alloc(0);
   const fast = fastLine(value, message, arena);
-  if (fast)
-    return { kind: "row", row: toPendingRow(arena.chunk, fast.lineStart, fast.lineEnd, fast.eventName, fast.timestamp, message) };
+  if (fast) return toPendingRow(arena.chunk, fast.lineStart, fast.lineEnd, fast.eventName, fast.timestamp, message);
   let parsed: unknown;
   try {
     parsed = JSON.parse(value.toString("utf8"));
@@ -100,10 +101,7 @@ export function decodeMessage(message: RawMessage, arena: ByteArena): Decoded {
   const length = Buffer.byteLength(line);
   const lineStart = arena.reserve(length);
   arena.chunk.write(line, lineStart);
-  return {
-    kind: "row",
-    row: toPendingRow(arena.chunk, lineStart, lineStart + length, internName(event.event_name), event.timestamp, message),
-  };
+  return toPendingRow(arena.chunk, lineStart, lineStart + length, internName(event.event_name), event.timestamp, message);
 }
 
 /**
@@ -131,6 +129,7 @@ function toPendingRow(
   message: RawMessage,
 ): PendingRow {
   return {
+    kind: "row",
     bytes,
     lineStart,
     lineEnd,

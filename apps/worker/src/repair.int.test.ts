@@ -195,7 +195,7 @@ function rows(list: readonly RawMessage[]): PendingRow[] {
   const arena = new ByteArena();
   return list.flatMap((message) => {
     const decoded = decodeMessage(message, arena);
-    return decoded.kind === "row" ? [decoded.row] : [];
+    return decoded.kind === "row" ? [decoded] : [];
   });
 }
 

@@ -397,6 +397,7 @@ describe("sink: views after a cut insert", () => {
 
 describe("scopeOf", () => {
   const row = (offset: number, partition = 0): PendingRow => ({
+    kind: "row",
     bytes: Buffer.alloc(0),
     lineStart: 0,
     lineEnd: 0,

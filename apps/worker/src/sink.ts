@@ -66,7 +66,7 @@ export type Item = Decoded | { kind: "skip"; message: RawMessage };
 
 /** The topic, partition and offset of the message an item came from. */
 export function positionOf(item: Item): { topic: string; partition: number; offset: string } {
-  return item.kind === "row" ? item.row : item.kind === "dead" ? item.dead.message : item.message;
+  return item.kind === "row" ? item : item.kind === "dead" ? item.dead.message : item.message;
 }
 
 /** The next offset to commit per partition after a flush. */
@@ -448,7 +448,7 @@ export function createSink(deps: SinkDeps): Sink {
       state.nextOffset = offset + 1;
       const decoded = decodeMessage(message, arena);
       if (decoded.kind === "dead") return decoded;
-      const { row } = decoded;
+      const row = decoded;
       if (!state.ids.addBytes(row.bytes, row.lineStart, eventIdEnd(row))) {
         // The duplicate's line was the arena's latest reservation: give its bytes back.
         arena.giveBack(row.lineEnd - row.lineStart);
@@ -478,10 +478,10 @@ export function createSink(deps: SinkDeps): Sink {
         if (entry.offset < offset) entry.offset = offset;
         if (item.kind === "dead") dead.push(item.dead);
         else if (item.kind === "row") {
-          const month = item.row.month;
+          const month = item.month;
           const rows = byMonth.get(month);
-          if (rows) rows.push(item.row);
-          else byMonth.set(month, [item.row]);
+          if (rows) rows.push(item);
+          else byMonth.set(month, [item]);
         }
       }
       const rejected: Rejected[] = [];
