@@ -19,8 +19,9 @@ export const workerEnvSchema = z
      * ClickHouse a fixed share whatever its size, and every part it writes is merged again later (the
      * same 1M rows sent by curl in 30 inserts: 5.0M rows merged, 47-61 ClickHouse CPU s; in 10:
      * 2.1M rows, 44 s). The byte bound decides for typical events (a row weighs its line, ~280 B, and
-     * ~200 B of objects: ~87k rows); 40/80 MiB flushes keep the worker's peak RSS under 300 MB
-     * (measured 267 MB; 48/96 MiB 283 MB). Under normal load BATCH_MAX_WAIT_MS decides.
+     * 160 B for its object: ~90k rows); 40/80 MiB flushes keep the worker's peak RSS under 300 MB
+     * (measured 255-275 MB; 48/96 MiB, with rows of two objects, 283 MB). Under normal load
+     * BATCH_MAX_WAIT_MS decides.
      */
     BATCH_MAX_ROWS: positiveInt(100_000),
     BATCH_MAX_BYTES: positiveInt(40 * 1024 * 1024),

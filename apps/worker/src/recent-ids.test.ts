@@ -97,5 +97,9 @@ describe("recent ids", () => {
     expect(ids.addBytes(Buffer.from(base.toUpperCase(), "latin1"), 0, 36)).toBe(true);
     expect(ids.addBytes(Buffer.from(`x${base}`, "latin1"), 1, 37)).toBe(false);
     expect(ids.has(base.toUpperCase())).toBe(true);
+    // A character beyond one byte is not taken for the byte it would wrap to ("İ" is U+0130, "0" is 0x30).
+    ids.add("0190f2a1-7c3e-7d4a-8b5c-000000000000");
+    expect(ids.has("0190f2a1-7c3e-7d4a-8b5c-00000000000\u0130")).toBe(false);
+    expect(ids.add("0190f2a1-7c3e-7d4a-8b5c-00000000000\u0130")).toBe(true);
   });
 });

@@ -1,62 +1,29 @@
-/** Lower-case hex digit values by char code; -1 for anything else. */
-const HEX = new Int8Array(128).fill(-1);
+/** Lower-case hex digit values by byte; -1 for anything else. */
+const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 10; i++) HEX[48 + i] = i;
 for (let i = 0; i < 6; i++) HEX[97 + i] = 10 + i;
 
-/** The value of `count` lower-case hex digits from `at`; -1 if a character is not one. */
-function hex(id: string, at: number, count: number): number {
-  let value = 0;
-  for (let i = at; i < at + count; i++) {
-    const code = id.charCodeAt(i);
-    const digit = code < 128 ? (HEX[code] as number) : -1;
-    if (digit < 0) return -1;
-    value = value * 16 + digit;
-  }
-  return value;
-}
-
-/** Writes a lower-case canonical UUID (8-4-4-4-12) as four words into `out`; false for any other string. */
-function parseUuid(id: string, out: Uint32Array): boolean {
-  if (id.length !== 36 || id[8] !== "-" || id[13] !== "-" || id[18] !== "-" || id[23] !== "-") return false;
-  const w0 = hex(id, 0, 8);
-  const w1a = hex(id, 9, 4);
-  const w1b = hex(id, 14, 4);
-  const w2a = hex(id, 19, 4);
-  const w2b = hex(id, 24, 4);
-  const w3 = hex(id, 28, 8);
-  if (w0 < 0 || w1a < 0 || w1b < 0 || w2a < 0 || w2b < 0 || w3 < 0) return false;
-  out[0] = w0;
-  out[1] = w1a * 0x10000 + w1b;
-  out[2] = w2a * 0x10000 + w2b;
-  out[3] = w3;
-  return true;
-}
-
-/** Hex digit values by byte (lower-case only); -1 for anything else. */
-const HEX_BYTE = new Int8Array(256).fill(-1);
-HEX_BYTE.set(HEX);
-
 /** The value of `count` lower-case hex digits of `b` from `at`; -1 if a byte is not one. */
-function hexBytes(b: Uint8Array, at: number, count: number): number {
+function hex(b: Uint8Array, at: number, count: number): number {
   let value = 0;
   for (let i = at; i < at + count; i++) {
-    const digit = HEX_BYTE[b[i] as number] as number;
+    const digit = HEX[b[i] as number] as number;
     if (digit < 0) return -1;
     value = value * 16 + digit;
   }
   return value;
 }
 
-/** parseUuid for the 36 bytes of `b` from `at` (no string made). */
-function parseUuidBytes(b: Uint8Array, at: number, out: Uint32Array): boolean {
+/** Writes the lower-case canonical UUID (8-4-4-4-12) in the 36 bytes of `b` from `at` as four words into `out`; false for anything else. */
+function parseUuid(b: Uint8Array, at: number, out: Uint32Array): boolean {
   const DASH = 0x2d;
   if (b[at + 8] !== DASH || b[at + 13] !== DASH || b[at + 18] !== DASH || b[at + 23] !== DASH) return false;
-  const w0 = hexBytes(b, at, 8);
-  const w1a = hexBytes(b, at + 9, 4);
-  const w1b = hexBytes(b, at + 14, 4);
-  const w2a = hexBytes(b, at + 19, 4);
-  const w2b = hexBytes(b, at + 24, 4);
-  const w3 = hexBytes(b, at + 28, 8);
+  const w0 = hex(b, at, 8);
+  const w1a = hex(b, at + 9, 4);
+  const w1b = hex(b, at + 14, 4);
+  const w2a = hex(b, at + 19, 4);
+  const w2b = hex(b, at + 24, 4);
+  const w3 = hex(b, at + 28, 8);
   if (w0 < 0 || w1a < 0 || w1b < 0 || w2a < 0 || w2b < 0 || w3 < 0) return false;
   out[0] = w0;
   out[1] = w1a * 0x10000 + w1b;
@@ -88,6 +55,8 @@ export class RecentIds {
   private readonly index: Int32Array;
   private readonly mask: number;
   private readonly parsed = new Uint32Array(4);
+  /** The characters of an id given as text, for parseUuid. */
+  private readonly text = new Uint8Array(36);
   /** The next slot to write; once the ring is full, also the oldest id. */
   private next = 0;
   private count = 0;
@@ -141,21 +110,32 @@ export class RecentIds {
     }
   }
 
+  /** parseUuid for an id given as text. */
+  private parseText(id: string): boolean {
+    if (id.length !== 36) return false;
+    for (let i = 0; i < 36; i++) {
+      const code = id.charCodeAt(i);
+      if (code > 0xff) return false;
+      this.text[i] = code;
+    }
+    return parseUuid(this.text, 0, this.parsed);
+  }
+
   has(id: string): boolean {
-    if (!parseUuid(id, this.parsed)) return this.otherIds.has(id);
+    if (!this.parseText(id)) return this.otherIds.has(id);
     return this.find() >= 0;
   }
 
   /** Remembers an id; false if it was already remembered (which neither grows the window nor refreshes the id). */
   add(id: string): boolean {
-    return this.remember(parseUuid(id, this.parsed), id);
+    return this.remember(this.parseText(id), id);
   }
 
   /** `add` for the id held by the latin1 bytes b[start, end), without making a string of a UUID's. */
   addBytes(b: Buffer, start: number, end: number): boolean {
-    if (end - start === 36 && parseUuidBytes(b, start, this.parsed)) return this.remember(true, "");
+    if (end - start === 36 && parseUuid(b, start, this.parsed)) return this.remember(true, "");
     const id = b.toString("latin1", start, end);
-    return this.remember(parseUuid(id, this.parsed), id);
+    return this.remember(this.parseText(id), id);
   }
 
   /** Adds the id in `parsed` (a UUID) or `id` (any other string). */

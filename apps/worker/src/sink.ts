@@ -446,16 +446,15 @@ export function createSink(deps: SinkDeps): Sink {
       if (offset < state.nextOffset) return undefined;
       state.firstOffset ??= offset;
       state.nextOffset = offset + 1;
-      const decoded = decodeMessage(message, arena);
-      if (decoded.kind === "dead") return decoded;
-      const row = decoded;
+      const row = decodeMessage(message, arena);
+      if (row.kind === "dead") return row;
       if (!state.ids.addBytes(row.bytes, row.lineStart, eventIdEnd(row))) {
         // The duplicate's line was the arena's latest reservation: give its bytes back.
         arena.giveBack(row.lineEnd - row.lineStart);
         metrics.duplicates.inc({ kind: "event_id" });
         return { kind: "skip", message };
       }
-      return decoded;
+      return row;
     },
     async write(items) {
       await recover();
