@@ -23,10 +23,13 @@ COPY packages packages
 COPY apps apps
 # --legacy: the workspace links its packages instead of injecting them (kept for live edits in
 # `make dev`); the legacy deploy copies each linked package into the app's node_modules instead.
+# It resolves versions without the lockfile, from the registry's metadata, which `pnpm fetch` does not
+# cache: --prefer-offline reads what is cached and asks the registry for the rest (the packages
+# themselves come from the store).
 RUN --mount=type=cache,id=sluice-pnpm-store,target=/pnpm-store \
     pnpm install --frozen-lockfile --prod --offline --ignore-scripts --store-dir /pnpm-store \
     && for app in ingest worker query; do \
-         pnpm --filter "@sluice/${app}" --prod deploy --legacy --offline --ignore-scripts --store-dir /pnpm-store "/out/${app}" || exit 1; \
+         pnpm --filter "@sluice/${app}" --prod deploy --legacy --prefer-offline --ignore-scripts --store-dir /pnpm-store "/out/${app}" || exit 1; \
        done
 
 FROM ${NODE_IMAGE} AS runtime
@@ -68,7 +71,8 @@ COPY clickhouse/migrations /app/migrations
 ENV SERVER_PORT=8082 METRICS_PORT=9102 MIGRATIONS_DIR=/app/migrations
 # The flags of apps/worker/node-options: the heap cap (a backlog cannot grow the worker past ~300 MB
 # RSS) and garbage collection on the main thread only, which leaves the other cores to ClickHouse
-# (README "Scaling and sizing"). On the command line: NODE_OPTIONS does not take --single-threaded-gc.
+# (README "Scaling and sizing"). On the command line, as NODE_OPTIONS does not take --single-threaded-gc,
+# so they win over NODE_OPTIONS: to change the cap, override the command (compose: `command:`).
 CMD ["node", "--max-old-space-size=224", "--max-semi-space-size=8", "--single-threaded-gc", "--import", "tsx", "src/main.ts"]
 EXPOSE 8082 9102
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --start-interval=2s --retries=3 \

@@ -18,11 +18,12 @@ app_port() {
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-# The app's own node flags (apps/<app>/node-options: the worker's heap cap and GC threads, README
-# "Scaling and sizing"), given on the command line: NODE_OPTIONS may not carry all of them.
+# The app's own node flags into `flags` (apps/<app>/node-options: the worker's heap cap and GC threads,
+# README "Scaling and sizing"), for node's command line: NODE_OPTIONS may not carry all of them.
 node_flags() {
   local file="$ROOT/apps/$1/node-options"
-  if [ -f "$file" ]; then cat "$file"; fi
+  flags=()
+  if [ -f "$file" ]; then read -r -a flags <"$file"; fi
 }
 
 start() {
@@ -34,8 +35,8 @@ start() {
     echo "[apps] starting $app on :$port (log: $LOGS/$app.log)"
     (
       cd "$ROOT/apps/$app"
-      # shellcheck disable=SC2046 # the flags are words
-      SERVER_PORT="$port" nohup setsid node $(node_flags "$app") --enable-source-maps --import tsx src/main.ts >>"$LOGS/$app.log" 2>&1 </dev/null &
+      node_flags "$app"
+      SERVER_PORT="$port" nohup setsid node "${flags[@]}" --enable-source-maps --import tsx src/main.ts >>"$LOGS/$app.log" 2>&1 </dev/null &
       echo $! >"$pidfile"
     )
   done

@@ -5,16 +5,17 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 pids=()
 
-# The app's own node flags (apps/<app>/node-options: the worker's heap cap and GC threads, README
-# "Scaling and sizing"), given on the command line: NODE_OPTIONS may not carry all of them.
+# The app's own node flags into `flags` (apps/<app>/node-options: the worker's heap cap and GC threads,
+# README "Scaling and sizing"), for node's command line: NODE_OPTIONS may not carry all of them.
 node_flags() {
   local file="$ROOT/apps/$1/node-options"
-  if [ -f "$file" ]; then cat "$file"; fi
+  flags=()
+  if [ -f "$file" ]; then read -r -a flags <"$file"; fi
 }
 
 run_app() { # name port
-  # shellcheck disable=SC2046 # the flags are words
-  (cd "$ROOT/apps/$1" && SERVER_PORT="$2" LOG_PRETTY=true exec node $(node_flags "$1") --enable-source-maps --import tsx src/main.ts) \
+  node_flags "$1"
+  (cd "$ROOT/apps/$1" && SERVER_PORT="$2" LOG_PRETTY=true exec node "${flags[@]}" --enable-source-maps --import tsx src/main.ts) \
     > >(sed -u "s/^/[$1] /") 2>&1 &
   pids+=($!)
 }

@@ -46,7 +46,7 @@ function imageEnv(app: App): Record<string, string> {
   for (const stage of [...dockerfile.lineage(app)].reverse()) {
     for (const { keyword, args } of stage.instructions) {
       if (keyword !== "ENV") continue;
-      // KEY=value pairs, a value in double quotes may hold spaces (NODE_OPTIONS="--a --b").
+      // KEY=value pairs, a value in double quotes may hold spaces (KEY="a b").
       for (const [, key = "", quoted, bare = ""] of args.matchAll(/(\w+)=(?:"([^"]*)"|(\S*))/g)) {
         env[key] = (quoted ?? bare).replace(/^\/app(?=\/|$)/, join(out, app));
       }

@@ -2,7 +2,6 @@
 // stop, and the CPU a server process (and its children) used, read from /proc.
 import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 
 export const BATCH_SIZE = 100;
 
@@ -63,16 +62,6 @@ export function cpuSeconds(pid: number): number {
     total += (Number(fields[11]) + Number(fields[12])) / 100;
   }
   return total;
-}
-
-/**
- * The deployed node flags of an app (apps/<app>/node-options, given on node's command line as
- * scripts/apps.sh and the image do); empty for a checkout without them.
- */
-export function appNodeFlags(root: string, app = "ingest"): string[] {
-  const file = join(root, "apps", app, "node-options");
-  if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8").trim().split(/\s+/).filter(Boolean);
 }
 
 /** A process's peak resident set size so far (VmHWM), in MB. */

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { createTestTopic, freePort, testKafka } from "@sluice/testing";
 import autocannon from "autocannon";
 import { cycleBodies } from "../bodies";
-import { appNodeFlags, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
+import { appNodeFlags } from "../node-flags";
+import { cpuSeconds, singleBodies, stop, waitForPort } from "./common";
 
 const roots = process.argv.slice(2, 4);
 if (roots.length !== 2) throw new Error("usage: pair.ts <root A> <root B>");

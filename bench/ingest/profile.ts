@@ -12,7 +12,8 @@ import { fileURLToPath } from "node:url";
 import { createTestTopic, freePort, testKafka } from "@sluice/testing";
 import autocannon from "autocannon";
 import { cycleBodies } from "../bodies";
-import { appNodeFlags, BATCH_SIZE, batchBodies, cpuSeconds, peakRssMb, singleBodies, stop, waitForPort } from "./common";
+import { appNodeFlags } from "../node-flags";
+import { BATCH_SIZE, batchBodies, cpuSeconds, peakRssMb, singleBodies, stop, waitForPort } from "./common";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MODES = ["single", "batch", "bare", "no-broker"] as const;

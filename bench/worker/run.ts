@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClickHouse, ensureDatabase, identifier, loadMigrations, migrate, raw, sql, toEventRow } from "@sluice/clickhouse";
 import { createTestTopic, freePort, MIGRATIONS_DIR, services, testKafka, uniqueName } from "@sluice/testing";
-import { appNodeFlags } from "../ingest/common";
+import { appNodeFlags } from "../node-flags";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -253,7 +253,7 @@ async function workerRun(topic: string, database: string, count: () => Promise<n
     SERVER_PORT: String(await freePort()),
     METRICS_PORT: String(await freePort()),
     LOG_LEVEL: "warn",
-    // Defaults are the worker's (10k rows per insert) unless the bench is told otherwise.
+    // Defaults are the worker's (config.ts) unless the bench is told otherwise.
     ...(process.env.BENCH_BATCH_MAX_ROWS ? { BATCH_MAX_ROWS: process.env.BENCH_BATCH_MAX_ROWS } : {}),
     ...(process.env.BENCH_BUFFER_MAX_ROWS ? { BUFFER_MAX_ROWS: process.env.BENCH_BUFFER_MAX_ROWS } : {}),
   };

@@ -3,6 +3,7 @@ import { type EventMessage, validateEventMessage } from "@sluice/events";
 import { describe, expect, it } from "vitest";
 import { ByteArena } from "./arena";
 import { decodeMessage, eventIdOf, insertBody, lineOf, type RawMessage } from "./decode";
+import { fastLine } from "./fast-line";
 
 const base = {
   event_id: "0192F3A4-B5C6-7D8E-9FA0-B1C2D3E4F5A6",
@@ -81,6 +82,9 @@ describe("decodeMessage", () => {
       [Date.UTC(2026, 11, 31, 23, 59, 59), 202612],
       [Date.UTC(2027, 0, 1), 202701],
     ] as const;
+    // events[0] takes the fast path, events[1] (it has `items`) the general one.
+    expect(fastLine(message(events[1], 0).value as Buffer, message(events[1], 0), new ByteArena())).toBeUndefined();
+    expect(fastLine(message(events[0], 0).value as Buffer, message(events[0], 0), new ByteArena())).toBeDefined();
     for (const event of events) {
       times.forEach(([timestamp, month], i) => {
         const decoded = decodeMessage(message({ ...event, timestamp }, i), arena);

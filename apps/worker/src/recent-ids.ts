@@ -7,7 +7,8 @@ for (let i = 0; i < 6; i++) HEX[97 + i] = 10 + i;
 function hex(b: Uint8Array, at: number, count: number): number {
   let value = 0;
   for (let i = at; i < at + count; i++) {
-    const digit = HEX[b[i] as number] as number;
+    // Past the end of `b` there is no byte: not a digit either.
+    const digit = HEX[b[i] as number] ?? -1;
     if (digit < 0) return -1;
     value = value * 16 + digit;
   }

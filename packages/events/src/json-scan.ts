@@ -79,10 +79,10 @@ export class NameSet {
       }
     }
     const keyEnd = stringEnd(b, p);
+    this.keyEnd = keyEnd;
     if (keyEnd < 0) return -1;
     const index = this.indexOf(b, p + 1, keyEnd);
     if (index >= 0) this.following[slot] = index;
-    this.keyEnd = keyEnd;
     return index;
   }
 
