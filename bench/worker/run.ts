@@ -300,7 +300,7 @@ async function workerRun(topic: string, database: string, count: () => Promise<n
 
 const topic = await createTestTopic(testKafka("bench-worker"), "bench-worker", PARTITIONS);
 const workerDb = await freshDatabase(uniqueName("bench_worker"));
-const ceilingDbs = [await freshDatabase(uniqueName("bench_ceiling")), await freshDatabase(uniqueName("bench_ceiling"))];
+const [beforeDb, afterDb] = [await freshDatabase(uniqueName("bench_ceiling")), await freshDatabase(uniqueName("bench_ceiling"))];
 const file = join(tmpdir(), `${uniqueName("bench-worker")}.jsonl`);
 try {
   const load = () =>
@@ -318,8 +318,9 @@ try {
     const { result: ms, cpu } = await measureCpu(() => ceiling(file, db.name));
     const inserts = await insertAccount("JSONEachRow", from, seconds());
     const rows = await db.count();
+    const rowsPerS = Math.round(rows / (ms / 1000));
     log(
-      `clickhouse-client (${when} the worker): ${rows} rows in ${(ms / 1000).toFixed(2)} s = ${Math.round(rows / (ms / 1000))} rows/s; ` +
+      `clickhouse-client (${when} the worker): ${rows} rows in ${(ms / 1000).toFixed(2)} s = ${rowsPerS} rows/s; ` +
         `CPU s: client ${cpu.child_s}, ClickHouse ${cpu.clickhouse_s} (${inserts.cpu_s} in its ${inserts.inserts} INSERTs)`,
     );
     const { result: settleS, cpu: settleCpu } = await measureCpu(() => mergesSettled(db.name));
@@ -327,15 +328,14 @@ try {
     return {
       ms,
       rows,
-      rows_per_s: Math.round(rows / (ms / 1000)),
+      rows_per_s: rowsPerS,
       cpu,
       inserts,
       merges_settled_s: Number(settleS.toFixed(1)),
       merges_cpu: settleCpu,
     };
   };
-  const before = await ceilingRun(ceilingDbs[0] as (typeof ceilingDbs)[number], "before");
-  const ceilingInserts = before.inserts;
+  const before = await ceilingRun(beforeDb, "before");
 
   log(`load average before the worker: ${load()}`);
   const workerFrom = seconds();
@@ -350,15 +350,14 @@ try {
   );
   // The worker's parts are merged in the background after it ends: that work is the worker's, and would
   // slow the second ceiling.
-  const { result: workerSettleS } = await measureCpu(() => mergesSettled(workerDb.name));
-  log(`the worker's background merges settled in ${workerSettleS.toFixed(1)} s`);
-  const after = await ceilingRun(ceilingDbs[1] as (typeof ceilingDbs)[number], "after");
+  log(`the worker's background merges settled in ${(await mergesSettled(workerDb.name)).toFixed(1)} s`);
+  const after = await ceilingRun(afterDb, "after");
   // Rows/s over both runs: total rows over total time.
   const ceilingRate = (before.rows + after.rows) / ((before.ms + after.ms) / 1000);
   // An INSERT's wall time beyond its CPU is time ClickHouse waited: for the body, or for a core.
   log(
     `ClickHouse inside the worker's ${workerInserts.inserts} INSERTs: CPU ${workerInserts.cpu_s} s over ${workerInserts.wall_s} s of wall time ` +
-      `(the first ceiling's: ${ceilingInserts.cpu_s} s over ${ceilingInserts.wall_s} s); ` +
+      `(the first ceiling's: ${before.inserts.cpu_s} s over ${before.inserts.wall_s} s); ` +
       `outside them (merges, other users): ${(workerCpu.clickhouse_s - workerInserts.cpu_s).toFixed(2)} s; ` +
       `merges: ${workerCpu.merged_rows} rows in ${workerCpu.merges_s} s (the first ceiling's: ${before.cpu.merged_rows + before.merges_cpu.merged_rows} rows); load average ${load()}`,
   );
@@ -402,7 +401,8 @@ try {
 } finally {
   rmSync(file, { force: true });
   await workerDb.drop();
-  for (const db of ceilingDbs) await db.drop();
+  await beforeDb.drop();
+  await afterDb.drop();
   const admin = testKafka("bench-worker").admin();
   await admin.connect();
   await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);

@@ -23,8 +23,11 @@ export interface MessageReaderOptions {
   timeoutMs: number;
 }
 
-const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-const keyOf = (topic: string, partition: number, offset: string) => `${partitionKey(topic, partition)}\u0000${offset}`;
+/** A map key for one topic partition. */
+export const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+/** A map key for one message: its topic, partition and offset. */
+export const positionKey = (topic: string, partition: number, offset: string) =>
+  `${partitionKey(topic, partition)}\u0000${offset}`;
 
 /**
  * Reads messages back by position with a short-lived consumer that seeks to each partition's lowest
@@ -51,7 +54,7 @@ export function createMessageReader(kafka: Kafka, options: MessageReaderOptions)
       const found = stored.length > 0 ? await readStored(kafka, admin, topics, options, stored) : new Map<string, RawMessage>();
       return positions.map(
         ({ topic, partition, offset }) =>
-          found.get(keyOf(topic, partition, offset)) ?? { topic, partition, offset, key: null, value: null },
+          found.get(positionKey(topic, partition, offset)) ?? { topic, partition, offset, key: null, value: null },
       );
     } finally {
       await admin.disconnect();
@@ -67,7 +70,7 @@ async function readStored(
   options: MessageReaderOptions,
   positions: readonly MessagePosition[],
 ): Promise<Map<string, RawMessage>> {
-  const wanted = new Set(positions.map(({ topic, partition, offset }) => keyOf(topic, partition, offset)));
+  const wanted = new Set(positions.map(({ topic, partition, offset }) => positionKey(topic, partition, offset)));
   const lowest = new Map<string, MessagePosition>();
   for (const position of positions) {
     const key = partitionKey(position.topic, position.partition);
@@ -95,7 +98,7 @@ async function readStored(
         autoCommit: false,
         eachBatch: async ({ batch }) => {
           for (const message of batch.messages) {
-            const key = keyOf(batch.topic, batch.partition, message.offset);
+            const key = positionKey(batch.topic, batch.partition, message.offset);
             if (!wanted.has(key) || found.has(key)) continue;
             found.set(key, {
               topic: batch.topic,

@@ -58,7 +58,7 @@ import { type DeadLetter, type Decoded, decodeMessage, eventIdEnd, eventIdOf, ty
 import type { WorkerMetrics } from "./metrics";
 import { RecentIds } from "./recent-ids";
 import type { ViewRepair } from "./repair";
-import type { MessageReader } from "./reread";
+import { type MessageReader, partitionKey, positionKey } from "./reread";
 import { type Backoff, backoffDelay, isRowError, sleep } from "./retry";
 
 /** What the consumer buffers: a decoded message, or the position of a duplicate to commit past. */
@@ -131,8 +131,6 @@ interface Rejected {
   row: PendingRow;
   error: string;
 }
-
-const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 const always = () => true;
 
@@ -262,12 +260,12 @@ export function createSink(deps: SinkDeps): Sink {
               AND kafka_topic = ${first.topic} AND kafka_partition = ${first.partition}
               AND kafka_offset >= ${minOffset} AND kafka_offset <= ${maxOffset}`,
       );
-      for (const row of stored) found.add(`${partitionKey(first.topic, first.partition)}\u0000${row.stored_offset}`);
+      for (const row of stored) found.add(positionKey(first.topic, first.partition, row.stored_offset));
     }
     return found;
   }
 
-  const rowKey = (row: PendingRow) => `${partitionKey(row.topic, row.partition)}\u0000${row.offset}`;
+  const rowKey = (row: PendingRow) => positionKey(row.topic, row.partition, row.offset);
 
   /** Splits off the rows that already landed among those that may have. */
   async function splitLanded(
