@@ -72,7 +72,11 @@ try {
     ["kafkajs", (batch) => kafkajs.sendBatch({ acks: -1, timeout: 5000, topicMessages: [{ topic: TOPIC, messages: batch }] })],
     [
       "@platformatic/kafka",
-      (batch) => platformatic.sendBatch(batch.map((m) => ({ topic: TOPIC, key: Buffer.from(m.key), value: m.value }))),
+      (batch) =>
+        platformatic.sendBatch(
+          TOPIC,
+          batch.map((m) => ({ key: Buffer.from(m.key), value: m.value })),
+        ),
     ],
   ];
   const results = new Map<string, number[]>();

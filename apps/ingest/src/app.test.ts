@@ -398,7 +398,7 @@ describe("requests in flight", () => {
     publisher.publish = async (messages) => {
       waiting += 1;
       await gate;
-      publisher.published.push(...messages);
+      await FakePublisher.prototype.publish.call(publisher, messages);
     };
     const { app, registry } = buildTestApp({ now, publisher });
     const answers = [app.request(post("/events", event)), app.request(post("/events/batch", { events: [event] }))];

@@ -12,7 +12,7 @@ import { AppError, type ErrorCode } from "@sluice/http";
 import { type CampaignRules, unmetCampaignRequirements } from "./campaigns";
 import { JsonBody } from "./json-body";
 import type { IngestMetrics } from "./metrics";
-import type { EventPublisher, OutgoingMessage } from "./publisher";
+import { type EventPublisher, encodeMessages, type MessageText, type OutgoingMessage } from "./publisher";
 
 export interface IngestServiceOptions {
   publisher: EventPublisher;
@@ -55,7 +55,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
   const fast = createFastEventReader({ maxFutureSkewMs: options.maxFutureSkewMs, now });
   const { metrics } = options;
 
-  /** Whether an event the fast path took needs nothing more: no campaign rule to apply, not over the size limit (ASCII: one byte a character). */
+  /** Whether an event the fast path took needs nothing more: no campaign rule to apply, not over the size limit. */
   function complete(event: FastEvent): boolean {
     if (event.value.length > options.maxMessageBytes) return false;
     return event.campaignId === undefined || (options.campaigns.requiredMetadata(event.campaignId)?.length ?? 0) === 0;
@@ -73,7 +73,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
   }
 
   /** Validates one event into its Kafka message, or throws the AppError that explains why not. */
-  function prepare(input: unknown, receivedAt: number, sentAt?: number): { event: ValidatedEvent; message: OutgoingMessage } {
+  function prepare(input: unknown, receivedAt: number, sentAt?: number): { event: ValidatedEvent; message: MessageText } {
     const parsed = validate(input);
     if (!parsed.success) throw new AppError("VALIDATION_FAILED", "the event is invalid", parsed.issues);
     const event = parsed.data;
@@ -121,7 +121,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
         if (error instanceof AppError) metrics.rejected.inc({ reason: error.code });
         throw error;
       }
-      await publish([prepared.message]);
+      await publish(encodeMessages([prepared.message]));
       return prepared.event.event_id;
     },
 
@@ -129,7 +129,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
       const receivedAt = now();
       const taken = body instanceof JsonBody ? fast.batch(body.bytes, receivedAt) : undefined;
       if (taken?.every(complete)) {
-        await publish(taken.map(({ key, value }) => ({ key, value })));
+        await publish(taken);
         return { accepted: taken.length, eventIds: taken.map((event) => event.eventId), rejected: [] };
       }
       const envelope = batchEnvelopeSchema.safeParse(parseWire(body));
@@ -138,7 +138,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
         throw new AppError("VALIDATION_FAILED", "the batch envelope is invalid", toFieldIssues(envelope.error));
       }
       const { events, sent_at: sentAt } = envelope.data;
-      const messages: OutgoingMessage[] = [];
+      const messages: MessageText[] = [];
       const eventIds: (string | null)[] = [];
       const rejected: Rejection[] = [];
       events.forEach((input, index) => {
@@ -161,7 +161,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
         const code = rejected.every((r) => r.error.code === rejected[0]?.error.code) ? rejected[0]?.error.code : undefined;
         throw new AppError(code ?? "VALIDATION_FAILED", "no event in the batch is valid", details);
       }
-      await publish(messages);
+      await publish(encodeMessages(messages));
       return { accepted: messages.length, eventIds, rejected };
     },
   };

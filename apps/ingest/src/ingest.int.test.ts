@@ -145,6 +145,41 @@ describe("ingest against the shared broker", () => {
   });
 });
 
+describe("lane producer against the shared broker", () => {
+  const kafka = testKafka("lane-int");
+
+  it("lands every record of successive record-set requests once, each user's in order, on the Java client's partition", async () => {
+    const topic = await createTestTopic(kafka, "lanes", 6);
+    const lane = createLaneProducer({ brokers: services.kafkaBrokers, clientId: "lane-int", produceTimeoutMs: 5000 });
+    await lane.connect();
+    const users = 40;
+    const requests = 6;
+    const perRequest = 100;
+    try {
+      for (let r = 0; r < requests; r += 1) {
+        const records = Array.from({ length: perRequest }, (_, i) => {
+          const n = r * perRequest + i;
+          return { key: Buffer.from(`user-${n % users}`), value: Buffer.from(JSON.stringify({ n })) };
+        });
+        await lane.sendBatch(topic, records);
+      }
+    } finally {
+      await lane.disconnect();
+    }
+    const consumed = await consumeAll(kafka, topic, requests * perRequest);
+    // Had a request reused an earlier one's sequence numbers, the broker would have dropped it as a duplicate.
+    expect(consumed.map((m) => m.value.n).sort((x, y) => Number(x) - Number(y))).toEqual(
+      Array.from({ length: requests * perRequest }, (_, n) => n),
+    );
+    for (let u = 0; u < users; u += 1) {
+      const mine = consumed.filter((m) => m.key === `user-${u}`);
+      expect(new Set(mine.map((m) => m.partition))).toEqual(new Set([kafkajsPartition(`user-${u}`, 6)]));
+      const order = mine.map((m) => Number(m.value.n));
+      expect(order).toEqual([...order].sort((x, y) => x - y));
+    }
+  });
+});
+
 describe("ingest with the broker stopped", () => {
   let broker: PrivateService;
   let kafka: Kafka;

@@ -2,18 +2,20 @@ import { AppError } from "@sluice/http";
 import { createLogger } from "@sluice/logger";
 import { createRegistry } from "@sluice/metrics";
 import { describe, expect, it, vi } from "vitest";
-import { createKafkaPublisher, encodeMessages, type KafkaPublisherOptions } from "./kafka-publisher";
-import type { LaneMessage } from "./lane-producer";
-import type { OutgoingMessage } from "./publisher";
+import { createKafkaPublisher, type KafkaPublisherOptions } from "./kafka-publisher";
+import type { RecordInput } from "./produce-request";
+import { encodeMessages, type MessageText } from "./publisher";
 
 /** A producer whose sendBatch calls are recorded and acknowledged only when the test says so. */
 class FakeProducer {
   readonly batches: { key: string; value: string }[][] = [];
+  readonly topics: string[] = [];
   private pending: { resolve(): void; reject(error: Error): void }[] = [];
   autoAck = false;
 
-  sendBatch = (batch: LaneMessage[]): Promise<void> => {
+  sendBatch = (topic: string, batch: readonly RecordInput[]): Promise<void> => {
     const messages = batch.map((m) => ({ key: String(m.key), value: String(m.value) }));
+    this.topics.push(topic);
     this.batches.push(messages);
     if (this.autoAck) return Promise.resolve();
     return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
@@ -51,7 +53,7 @@ function build(overrides: Partial<KafkaPublisherOptions> = {}, lanes = 1) {
   return { publisher, producers, producer: producers[0] as FakeProducer };
 }
 
-const msg = (i: number, key = `u${i}`) => ({ key, value: JSON.stringify({ i }) });
+const msg = (i: number, key = `u${i}`) => ({ key: Buffer.from(key), value: Buffer.from(JSON.stringify({ i })) });
 
 async function settled(promise: Promise<void>): Promise<"resolved" | AppError | "pending"> {
   return Promise.race([
@@ -70,6 +72,7 @@ describe("kafka publisher", () => {
     await tick(10);
     expect(producer.batches).toHaveLength(1);
     expect(producer.batches[0]).toHaveLength(20);
+    expect(producer.topics).toEqual(["t"]);
     expect(await settled(calls[0] as Promise<void>)).toBe("pending");
     producer.ackAll();
     await Promise.all(calls);
@@ -185,22 +188,21 @@ describe("kafka publisher", () => {
 });
 
 describe("encodeMessages", () => {
-  const encodeEach = (messages: OutgoingMessage[]) =>
-    messages.map((m) => ({ topic: "t", key: Buffer.from(m.key), value: Buffer.from(m.value) }));
+  const encodeEach = (messages: MessageText[]) => messages.map((m) => ({ key: Buffer.from(m.key), value: Buffer.from(m.value) }));
 
   it("gives each message the UTF-8 bytes of its key and value, whether the call is all ASCII or not", () => {
-    const ascii: OutgoingMessage[] = Array.from({ length: 50 }, (_, i) => ({
+    const ascii: MessageText[] = Array.from({ length: 50 }, (_, i) => ({
       key: `user-${i}`,
       value: `{"n":${"9".repeat(i)}}`,
     }));
-    const mixed: OutgoingMessage[] = [
+    const mixed: MessageText[] = [
       ...ascii.slice(0, 3),
       { key: "名前-ü", value: '{"city":"Zürich","emoji":"😀"}' },
       { key: "\ud800", value: '{"lone":"\\ud800"}' },
       { key: "", value: "{}" },
     ];
     for (const messages of [ascii, mixed, [{ key: "", value: "" }]]) {
-      expect(encodeMessages(messages, "t")).toEqual(encodeEach(messages));
+      expect(encodeMessages(messages)).toEqual(encodeEach(messages));
     }
   });
 });

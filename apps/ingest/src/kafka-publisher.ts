@@ -1,7 +1,7 @@
 import { AppError } from "@sluice/http";
 import { Gauge, Histogram, type Registry } from "@sluice/metrics";
 import type { Logger } from "pino";
-import type { LaneMessage, LaneProducer } from "./lane-producer";
+import type { LaneProducer } from "./lane-producer";
 import type { EventPublisher, OutgoingMessage } from "./publisher";
 
 export interface KafkaPublisherOptions {
@@ -38,7 +38,7 @@ interface Request {
 }
 
 interface Entry {
-  message: LaneMessage;
+  message: OutgoingMessage;
   size: number;
   request: Request;
 }
@@ -53,48 +53,15 @@ interface Lane {
 // Per-record overhead in a v2 record batch (length, attributes, deltas, varint lengths, headers count).
 const RECORD_OVERHEAD_BYTES = 40;
 
-/** FNV-1a over the key's UTF-16 units: cheap, stable, and spreads user ids evenly over lanes. */
-function laneOf(key: string, lanes: number): number {
+/** FNV-1a over the key's bytes: cheap, stable, and spreads user ids evenly over lanes. */
+function laneOf(key: Buffer, lanes: number): number {
   if (lanes === 1) return 0;
   let hash = 0x811c9dc5;
   for (let i = 0; i < key.length; i += 1) {
-    hash ^= key.charCodeAt(i);
+    hash ^= key[i] as number;
     hash = Math.imul(hash, 0x01000193);
   }
   return (hash >>> 0) % lanes;
-}
-
-/**
- * The messages' keys and values as UTF-8, in one buffer for the whole call when it is all ASCII (as
- * the JSON values of SDK events nearly always are): one encoding and one allocation instead of two per
- * message. Otherwise each is encoded on its own.
- */
-export function encodeMessages(messages: readonly OutgoingMessage[], topic: string): LaneMessage[] {
-  const parts: string[] = new Array(messages.length * 2);
-  for (let i = 0; i < messages.length; i += 1) {
-    const message = messages[i] as OutgoingMessage;
-    parts[2 * i] = message.value;
-    parts[2 * i + 1] = message.key;
-  }
-  const text = parts.join("");
-  const bytes = Buffer.from(text, "utf8");
-  const out: LaneMessage[] = new Array(messages.length);
-  if (bytes.length !== text.length) {
-    for (let i = 0; i < messages.length; i += 1) {
-      const message = messages[i] as OutgoingMessage;
-      out[i] = { topic, key: Buffer.from(message.key), value: Buffer.from(message.value) };
-    }
-    return out;
-  }
-  let at = 0;
-  for (let i = 0; i < messages.length; i += 1) {
-    const message = messages[i] as OutgoingMessage;
-    const valueEnd = at + message.value.length;
-    const keyEnd = valueEnd + message.key.length;
-    out[i] = { topic, key: bytes.subarray(valueEnd, keyEnd), value: bytes.subarray(at, valueEnd) };
-    at = keyEnd;
-  }
-  return out;
 }
 
 /**
@@ -200,7 +167,10 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
       lane.sendingSince = Date.now();
       const end = produceDuration.startTimer();
       try {
-        await lane.producer.sendBatch(batch.map((entry) => entry.message));
+        await lane.producer.sendBatch(
+          topic,
+          batch.map((entry) => entry.message),
+        );
         end();
         produceBatch.observe(batch.length);
         acknowledge(batch);
@@ -250,10 +220,8 @@ export function createKafkaPublisher(options: KafkaPublisherOptions): KafkaPubli
           options.timeoutMs,
         );
         const touched = new Set<Lane>();
-        const encoded = encodeMessages(messages, topic);
-        for (let i = 0; i < messages.length; i += 1) {
-          const message = encoded[i] as LaneMessage;
-          const lane = lanes[laneOf((messages[i] as OutgoingMessage).key, lanes.length)] as Lane;
+        for (const message of messages) {
+          const lane = lanes[laneOf(message.key, lanes.length)] as Lane;
           lane.queue.push({ message, size: message.value.length + message.key.length + RECORD_OVERHEAD_BYTES, request });
           touched.add(lane);
         }

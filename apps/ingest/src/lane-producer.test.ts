@@ -12,8 +12,10 @@ import {
   produceV11,
 } from "@platformatic/kafka";
 import { describe, expect, it } from "vitest";
-import { type IdempotentClient, javaPartitionHash, LaneClient, type LaneMessage, murmur2, toLaneProducer } from "./lane-producer";
+import { type IdempotentClient, javaPartitionHash, LaneClient, murmur2, toLaneProducer } from "./lane-producer";
+import { encodeProduceRequest, type RecordInput } from "./produce-request";
 import { kafkajsPartition } from "./testing/partitions";
+import { readProduceRequest } from "./testing/produce";
 
 /** 600 keys: the SDKs' user ids, UUIDs, every length from 0 to 40, and multi-byte UTF-8. */
 const KEYS = [
@@ -58,40 +60,116 @@ describe("lane producer partitioning", () => {
   });
 });
 
+type SentMessage = { topic: string; partition?: number; key?: Buffer; value: Buffer; timestamp?: bigint };
+
 /** A client whose sends fail while `failing` is set; it records every call. */
 class FakeClient {
   calls: string[] = [];
   failing = false;
   initFails = false;
-  sent: { topic: string; key: Buffer; value: Buffer }[][] = [];
+  recordSets = true;
+  partitions = 3;
+  producerId: bigint | undefined;
+  producerEpoch: number | undefined;
+  sent: SentMessage[][] = [];
 
   initIdempotentProducer = async () => {
     this.calls.push("init");
     if (this.initFails) throw new Error("broker unreachable");
-    return { producerId: BigInt(this.calls.length), producerEpoch: 0 };
+    this.producerId = BigInt(this.calls.length);
+    this.producerEpoch = 0;
+    return { producerId: this.producerId, producerEpoch: 0 };
   };
 
-  send = async (options: { messages: { topic: string; key: Buffer; value: Buffer }[] }) => {
+  writesRecordSets = async () => this.recordSets;
+
+  metadata = async ({ topics }: { topics: string[] }) => ({
+    topics: new Map(topics.map((topic) => [topic, { partitionsCount: this.partitions }])),
+  });
+
+  send = async (options: { messages: SentMessage[] }) => {
     this.calls.push("send");
     if (this.failing) throw new Error("gave up");
     this.sent.push(options.messages);
+    if (this.recordSets) this.requests.push(this.encode(options.messages));
     return {};
   };
 
   close = async () => {
     this.calls.push("close");
   };
+
+  /** Record sets as the encoder writes them when the request goes out: partition, base sequence, records. */
+  private encode(messages: SentMessage[]) {
+    const options = { producerId: this.producerId ?? -1n, producerEpoch: this.producerEpoch ?? 0 };
+    const body = encodeProduceRequest(
+      -1,
+      5000,
+      messages.map((message) => ({ ...message })),
+      options,
+    );
+    return readProduceRequest(body).map(({ partition, batch }) => ({
+      partition,
+      firstSequence: batch.firstSequence,
+      records: batch.records.map((record) => [String(record.key), String(record.value)]),
+    }));
+  }
+
+  /** The record sets of each request that went out. */
+  requests: ReturnType<FakeClient["encode"]>[] = [];
 }
 
-const batch = (n: number): LaneMessage[] =>
-  Array.from({ length: n }, (_, i) => ({ topic: "events", key: Buffer.from(`user-${i}`), value: Buffer.from(`{"i":${i}}`) }));
+const batch = (n: number, from = 0): RecordInput[] =>
+  Array.from({ length: n }, (_, i) => ({ key: Buffer.from(`user-${from + i}`), value: Buffer.from(`{"i":${from + i}}`) }));
 
 describe("toLaneProducer", () => {
-  it("sends every message of the batch with its topic, key bytes and value", async () => {
+  it("sends each partition's records as one record set, on the partition of their key, in order", async () => {
     const client = new FakeClient();
-    await toLaneProducer(client as unknown as IdempotentClient).sendBatch(batch(3));
+    await toLaneProducer(client as unknown as IdempotentClient).sendBatch("events", batch(30));
     expect(client.sent).toHaveLength(1);
-    expect(client.sent[0]?.map((m) => [m.topic, m.key.toString(), m.value.toString()])).toEqual([
+    expect(client.sent[0]?.every((message) => message.topic === "events")).toBe(true);
+    const request = client.requests[0] ?? [];
+    expect(request.map((set) => set.partition).sort()).toEqual([0, 1, 2]);
+    for (const set of request) {
+      for (const [key] of set.records) expect(javaPartitionHash(Buffer.from(key as string)) % 3).toBe(set.partition);
+    }
+    const records = request.flatMap((set) => set.records);
+    expect(records.map(([, value]) => value).sort()).toEqual(
+      batch(30)
+        .map((r) => String(r.value))
+        .sort(),
+    );
+    for (const set of request) {
+      const order = set.records.map(([, value]) => (JSON.parse(value as string) as { i: number }).i);
+      expect(order).toEqual([...order].sort((x, y) => x - y));
+    }
+  });
+
+  it("counts a partition's sequence numbers only once its records are acknowledged", async () => {
+    const client = new FakeClient();
+    client.partitions = 1;
+    const lane = toLaneProducer(client as unknown as IdempotentClient);
+    await lane.connect();
+    await lane.sendBatch("events", batch(4));
+    await lane.sendBatch("events", batch(3, 4));
+    expect(client.requests[0]?.[0]?.firstSequence).toBe(0);
+    expect(client.requests[1]?.[0]?.firstSequence).toBe(4);
+    client.failing = true;
+    await expect(lane.sendBatch("events", batch(2, 7))).rejects.toThrow("gave up");
+    client.failing = false;
+    // The failed request was not counted, and the next one goes out under a new producer id from 0.
+    await lane.sendBatch("events", batch(2, 7));
+    expect(client.calls).toEqual(["init", "send", "send", "send", "init", "send"]);
+    expect(client.requests[2]?.[0]?.firstSequence).toBe(0);
+    await lane.sendBatch("events", batch(1, 9));
+    expect(client.requests[3]?.[0]?.firstSequence).toBe(2);
+  });
+
+  it("sends records one message each where the broker's Produce version is not the encoder's", async () => {
+    const client = new FakeClient();
+    client.recordSets = false;
+    await toLaneProducer(client as unknown as IdempotentClient).sendBatch("events", batch(3));
+    expect(client.sent[0]?.map((m) => [m.topic, String(m.key), String(m.value)])).toEqual([
       ["events", "user-0", '{"i":0}'],
       ["events", "user-1", '{"i":1}'],
       ["events", "user-2", '{"i":2}'],
@@ -101,16 +179,16 @@ describe("toLaneProducer", () => {
   it("after the producer gives up on a request, takes a new producer id before the next one (no sequence number reused)", async () => {
     const client = new FakeClient();
     const lane = toLaneProducer(client as unknown as IdempotentClient);
-    await lane.sendBatch(batch(1));
+    await lane.sendBatch("events", batch(1));
     client.failing = true;
-    await expect(lane.sendBatch(batch(1))).rejects.toThrow("gave up");
+    await expect(lane.sendBatch("events", batch(1))).rejects.toThrow("gave up");
     client.failing = false;
     client.initFails = true;
     // No new id yet: the request must not go out on the old one.
-    await expect(lane.sendBatch(batch(1))).rejects.toThrow("broker unreachable");
+    await expect(lane.sendBatch("events", batch(1))).rejects.toThrow("broker unreachable");
     client.initFails = false;
-    await lane.sendBatch(batch(1));
-    await lane.sendBatch(batch(1));
+    await lane.sendBatch("events", batch(1));
+    await lane.sendBatch("events", batch(1));
     expect(client.calls).toEqual(["send", "send", "init", "init", "send", "send"]);
   });
 });

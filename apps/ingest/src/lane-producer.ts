@@ -1,20 +1,16 @@
 import { type API, type Callback, kGetApi, Producer } from "@platformatic/kafka";
 import type { Logger } from "pino";
-import { FAST_PRODUCE_VERSIONS, fastProduceApi } from "./produce-request";
-
-/** One record of a produce request: the key (user_id) chooses its partition. */
-export interface LaneMessage {
-  topic: string;
-  key: Buffer;
-  value: Buffer;
-}
+import { FAST_PRODUCE_VERSIONS, fastProduceApi, type RecordInput, recordSetMessage, SequenceBook } from "./produce-request";
 
 /** The producer of one publisher lane. */
 export interface LaneProducer {
   /** Resolves once the producer has its producer id (so the first request does not wait for it). */
   connect(): Promise<void>;
-  /** One produce request: resolves once all in-sync replicas acknowledged every message; rejects when the producer gave up. */
-  sendBatch(messages: LaneMessage[]): Promise<void>;
+  /**
+   * One produce request of records to `topic`, each on the partition of its key (user_id): resolves once
+   * all in-sync replicas acknowledged every record; rejects when the producer gave up.
+   */
+  sendBatch(topic: string, records: readonly RecordInput[]): Promise<void>;
   disconnect(): Promise<void>;
 }
 
@@ -65,7 +61,36 @@ export function javaPartitionHash(key: Buffer | undefined): number {
 }
 
 /** The calls a lane makes on its @platformatic/kafka producer. */
-export type IdempotentClient = Pick<Producer, "initIdempotentProducer" | "send" | "close">;
+export type IdempotentClient = Pick<
+  Producer,
+  "initIdempotentProducer" | "send" | "close" | "metadata" | "producerId" | "producerEpoch"
+> & {
+  /** Whether the broker's Produce version is one the one-buffer encoder writes (see LaneClient). */
+  writesRecordSets(): Promise<boolean>;
+};
+
+/** A lane's records of one partition. */
+interface PartitionRecords {
+  partition: number;
+  records: RecordInput[];
+}
+
+/** The records grouped by the partition of their key (the Java client's choice) among `partitions`. */
+function byPartition(records: readonly RecordInput[], partitions: number): PartitionRecords[] {
+  const groups: PartitionRecords[] = [];
+  const slots: (PartitionRecords | undefined)[] = new Array(partitions);
+  for (const record of records) {
+    const partition = javaPartitionHash(record.key) % partitions;
+    let group = slots[partition];
+    if (group === undefined) {
+      group = { partition, records: [] };
+      slots[partition] = group;
+      groups.push(group);
+    }
+    group.records.push(record);
+  }
+  return groups;
+}
 
 /**
  * A lane producer over an idempotent @platformatic/kafka producer, which retries a failed request,
@@ -74,21 +99,44 @@ export type IdempotentClient = Pick<Producer, "initIdempotentProducer" | "send" 
  * would otherwise reuse the abandoned request's sequence numbers, and should the broker have written
  * that request after all, it would take an equally long next request for a duplicate, drop it and
  * acknowledge it.
+ *
+ * Where the broker takes the one-buffer encoder's Produce versions, each partition's records go as one
+ * record set (produce-request.ts): the library's per-message work (validation, partitioning, grouping)
+ * is then done once per partition. The lane counts those record sets' sequence numbers itself.
  */
 export function toLaneProducer(client: IdempotentClient): LaneProducer {
   let needsNewId = false;
+  let recordSets: boolean | undefined;
+  const book = new SequenceBook();
+
+  async function sendRecordSets(topic: string, records: readonly RecordInput[]): Promise<void> {
+    const metadata = await client.metadata({ topics: [topic] });
+    const partitions = metadata.topics.get(topic)?.partitionsCount ?? 0;
+    if (partitions === 0) throw new Error(`topic ${topic} has no partitions`);
+    const groups = byPartition(records, partitions);
+    const timestamp = BigInt(Date.now());
+    await client.send({
+      messages: groups.map((group) => recordSetMessage(topic, group.partition, group.records, book, timestamp)),
+    });
+    const { producerId, producerEpoch } = client;
+    if (producerId === undefined || producerEpoch === undefined) return;
+    for (const group of groups) book.advance(producerId, producerEpoch, `${topic}:${group.partition}`, group.records.length);
+  }
+
   return {
     async connect() {
       await client.initIdempotentProducer({});
     },
 
-    async sendBatch(messages) {
+    async sendBatch(topic, records) {
       if (needsNewId) {
         await client.initIdempotentProducer({});
         needsNewId = false;
       }
       try {
-        await client.send({ messages });
+        recordSets ??= await client.writesRecordSets();
+        if (recordSets) await sendRecordSets(topic, records);
+        else await client.send({ messages: records.map(({ key, value }) => ({ topic, key, value })) });
       } catch (error) {
         needsNewId = true;
         throw error;
@@ -117,6 +165,15 @@ export class LaneClient extends Producer {
     super[kGetApi]<RequestArguments, ResponseType>(name, (error, api) => {
       const fast = name === "Produce" && api !== undefined ? FAST_APIS.get(api.version) : undefined;
       callback(error, (fast ?? api) as API<RequestArguments, ResponseType>);
+    });
+  }
+
+  /** Whether produce requests go through the one-buffer encoder, which alone writes record sets. */
+  writesRecordSets(): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      super[kGetApi]("Produce", (error, api) =>
+        error ? reject(error) : resolve(api !== undefined && FAST_APIS.has(api.version)),
+      );
     });
   }
 }

@@ -116,6 +116,87 @@ function writeBytes(buffer: Buffer, at: number, bytes: Buffer | null | undefined
   return position + bytes.length;
 }
 
+/**
+ * The sequence numbers of an idempotent producer's record sets, per partition, counted for one producer
+ * id and epoch: a new id or epoch starts every partition at 0 again, as the broker expects.
+ */
+export class SequenceBook {
+  private producer = "";
+  private readonly next = new Map<string, number>();
+
+  /** The base sequence of the next batch of `partitionKey` ("topic:partition") under a producer id and epoch. */
+  baseSequence(producerId: bigint, producerEpoch: number, partitionKey: string): number {
+    const producer = `${producerId}/${producerEpoch}`;
+    if (producer !== this.producer) {
+      this.producer = producer;
+      this.next.clear();
+    }
+    return this.next.get(partitionKey) ?? 0;
+  }
+
+  /** Counts `records` acknowledged records of `partitionKey` under a producer id and epoch; wraps after 2^31 - 1 as the broker does. */
+  advance(producerId: bigint, producerEpoch: number, partitionKey: string, records: number): void {
+    if (`${producerId}/${producerEpoch}` !== this.producer) return;
+    const current = this.next.get(partitionKey) ?? 0;
+    this.next.set(partitionKey, current > INT32_MAX - records ? records - (INT32_MAX - current) - 1 : current + records);
+  }
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+
+/** Records of one partition encoded ahead of the request, which a produce message stands in for. */
+interface RecordSet {
+  count: number;
+  book: SequenceBook;
+}
+
+/** Record sets by the buffer of their encoded records, which is the value of the message standing in for them. */
+const RECORD_SETS = new WeakMap<Buffer, RecordSet>();
+
+/** A key and value to encode into a record set. */
+export interface RecordInput {
+  key: Buffer;
+  value: Buffer;
+}
+
+/**
+ * One produce message that stands for all `records` of one partition: their v2 records encoded in one
+ * buffer now (timestamp delta 0 each), the batch header written when the request is, with the base
+ * sequence `book` holds for the producer id of that moment. The producer library then handles one
+ * message per partition instead of one per record; a retry of the request writes the same bytes.
+ */
+export function recordSetMessage(
+  topic: string,
+  partition: number,
+  records: readonly RecordInput[],
+  book: SequenceBook,
+  timestamp: bigint,
+): { topic: string; partition: number; value: Buffer; timestamp: bigint } {
+  let size = 0;
+  for (let i = 0; i < records.length; i += 1) {
+    const record = records[i] as RecordInput;
+    const recordSize = 3 + uvarintSize(zigzag(i)) + bytesSize(record.key) + bytesSize(record.value);
+    size += uvarintSize(zigzag(recordSize)) + recordSize;
+  }
+  const bytes = Buffer.allocUnsafe(size);
+  let position = 0;
+  for (let i = 0; i < records.length; i += 1) {
+    const record = records[i] as RecordInput;
+    const recordSize = 3 + uvarintSize(zigzag(i)) + bytesSize(record.key) + bytesSize(record.value);
+    position = writeUvarint(bytes, position, zigzag(recordSize));
+    bytes[position++] = 0;
+    bytes[position++] = 0;
+    position = writeUvarint(bytes, position, zigzag(i));
+    position = writeBytes(bytes, position, record.key);
+    position = writeBytes(bytes, position, record.value);
+    bytes[position++] = 0;
+  }
+  RECORD_SETS.set(bytes, { count: records.length, book });
+  return { topic, partition, value: bytes, timestamp };
+}
+
+const recordSetOf = (message: ProduceMessage) => (message.value == null ? undefined : RECORD_SETS.get(message.value));
+
 /** Whether a request needs an encoder feature this one does not have. */
 function unsupported(topicData: ProduceMessage[], options: ProduceOptions): boolean {
   if ((options.compression ?? "none") !== "none" || options.transactionalId != null) return true;
@@ -136,7 +217,22 @@ interface PartitionBatch {
 }
 
 function planBatch(partition: string, messages: ProduceMessage[], now: bigint): PartitionBatch {
-  const first = BigInt((messages[0] as ProduceMessage).timestamp ?? now);
+  const head = messages[0] as ProduceMessage;
+  const set = recordSetOf(head);
+  if (set !== undefined || messages.some((message) => recordSetOf(message) !== undefined)) {
+    if (set === undefined || messages.length !== 1) throw new Error("a record set must be its partition's only message");
+    const timestamp = BigInt(head.timestamp ?? now);
+    return {
+      partition,
+      messages,
+      recordSizes: [],
+      size: BATCH_HEADER + (head.value as Buffer).length,
+      deltas: [],
+      first: timestamp,
+      max: timestamp,
+    };
+  }
+  const first = BigInt(head.timestamp ?? now);
   let max = first;
   const recordSizes: number[] = [];
   const deltas: number[] = [];
@@ -159,30 +255,38 @@ function planBatch(partition: string, messages: ProduceMessage[], now: bigint): 
 function writeBatch(buffer: Buffer, at: number, batch: PartitionBatch, options: ProduceOptions): number {
   const { messages } = batch;
   const head = messages[0] as ProduceMessage;
-  const sequence = options.sequences?.getWithDefault(`${head.topic}:${head.partition}`, 0) ?? 0;
+  const set = recordSetOf(head);
+  const partitionKey = `${head.topic}:${head.partition}`;
+  const sequence =
+    set === undefined
+      ? (options.sequences?.getWithDefault(partitionKey, 0) ?? 0)
+      : set.book.baseSequence(options.producerId ?? -1n, options.producerEpoch ?? 0, partitionKey);
+  const count = set === undefined ? messages.length : set.count;
   buffer.writeBigInt64BE(0n, at);
   buffer.writeInt32BE(batch.size - 12, at + 8);
   buffer.writeInt32BE(options.partitionLeaderEpoch ?? 0, at + 12);
   buffer.writeInt8(2, at + 16);
   buffer.writeInt16BE(0, at + 21);
-  buffer.writeInt32BE(messages.length - 1, at + 23);
+  buffer.writeInt32BE(count - 1, at + 23);
   buffer.writeBigInt64BE(batch.first, at + 27);
   buffer.writeBigInt64BE(batch.max, at + 35);
   buffer.writeBigInt64BE(options.producerId ?? -1n, at + 43);
   buffer.writeInt16BE(options.producerEpoch ?? 0, at + 51);
   buffer.writeInt32BE(sequence, at + 53);
-  buffer.writeInt32BE(messages.length, at + 57);
+  buffer.writeInt32BE(count, at + 57);
   let position = at + BATCH_HEADER;
-  for (let i = 0; i < messages.length; i += 1) {
-    const message = messages[i] as ProduceMessage;
-    position = writeUvarint(buffer, position, zigzag(batch.recordSizes[i] as number));
-    buffer[position++] = 0;
-    position = writeVarlong(buffer, position, batch.deltas[i] as number);
-    position = writeUvarint(buffer, position, zigzag(i));
-    position = writeBytes(buffer, position, message.key);
-    position = writeBytes(buffer, position, message.value);
-    buffer[position++] = 0;
-  }
+  if (set !== undefined) position += (head.value as Buffer).copy(buffer, position);
+  else
+    for (let i = 0; i < messages.length; i += 1) {
+      const message = messages[i] as ProduceMessage;
+      position = writeUvarint(buffer, position, zigzag(batch.recordSizes[i] as number));
+      buffer[position++] = 0;
+      position = writeVarlong(buffer, position, batch.deltas[i] as number);
+      position = writeUvarint(buffer, position, zigzag(i));
+      position = writeBytes(buffer, position, message.key);
+      position = writeBytes(buffer, position, message.value);
+      buffer[position++] = 0;
+    }
   const crcStart = at + CRC_FROM;
   buffer.writeUInt32BE(crc32c(buffer.subarray(crcStart, position)) >>> 0, at + 17);
   return position;
@@ -240,7 +344,12 @@ export function encodeProduceRequest(
 
 function fastCreateRequest(library: CreateRequest): CreateRequest {
   return (acks, timeout, topicData, options = {}) => {
-    if (unsupported(topicData, options)) return library(acks, timeout, topicData, options);
+    if (unsupported(topicData, options)) {
+      if (topicData.some((message) => recordSetOf(message) !== undefined)) {
+        throw new Error("record sets are only written uncompressed, outside transactions, without headers");
+      }
+      return library(acks, timeout, topicData, options);
+    }
     const writer = Writer.create().append(encodeProduceRequest(acks, timeout, topicData, options));
     // acks=0 (no response) is never used by the lanes, but the connection reads this flag like the library sets it.
     if (acks === 0) writer.context.noResponse = true;

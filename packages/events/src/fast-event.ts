@@ -28,9 +28,9 @@ import { writeUuidv7 } from "./uuid";
 /** One event the fast path accepted: what the general path would publish for it. */
 export interface FastEvent {
   /** The Kafka message value, byte for byte `serializeEventMessage`'s for the validated event. */
-  value: string;
-  /** The message key: the user_id. */
-  key: string;
+  value: Buffer;
+  /** The message key: the user_id's bytes. */
+  key: Buffer;
   /** The event_id, lower-cased, or the UUIDv7 given to an event without one. */
   eventId: string;
   /** The campaign the event names, for the caller's campaign rules. */
@@ -165,21 +165,28 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
     return true;
   }
 
-  /** The events read so far, each head closed by `tail`. */
+  /** The events read so far, each head closed by `tail`: values and keys are views of one new buffer. */
   function finish(tail: string): FastEvent[] {
-    // One string for every head; each message is a slice of it (no copy) joined to the shared tail.
+    const tailBytes = Buffer.from(tail, "latin1");
+    const bytes = Buffer.allocUnsafe(w + count * tailBytes.length);
+    // The ids as one string, each a slice of it (no copy per id).
     const text = out.toString("latin1", 0, w);
-    // A large batch grew the scratch buffer; the strings are copies, so it can go.
-    if (out.length > KEPT_OUT_BYTES) out = Buffer.allocUnsafe(KEPT_OUT_BYTES);
     const events: FastEvent[] = new Array(count);
+    let at = 0;
     for (let k = 0; k < count; k++) {
+      const head = headStart[k] as number;
+      const start = at;
+      at = copyBytes(bytes, tailBytes, 0, tailBytes.length, at + out.copy(bytes, at, head, headEnd[k]));
+      const key = start + (keyStart[k] as number) - head;
       events[k] = {
-        value: text.slice(headStart[k], headEnd[k]) + tail,
-        key: text.slice(keyStart[k], keyEnd[k]),
+        value: bytes.subarray(start, at),
+        key: bytes.subarray(key, key + (keyEnd[k] as number) - (keyStart[k] as number)),
         eventId: text.slice(idStart[k], (idStart[k] as number) + 36),
         campaignId: campaignIds[k],
       };
     }
+    // A large batch grew the scratch buffer; the messages are copies, so it can go.
+    if (out.length > KEPT_OUT_BYTES) out = Buffer.allocUnsafe(KEPT_OUT_BYTES);
     return events;
   }
 

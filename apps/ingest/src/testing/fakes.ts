@@ -3,16 +3,16 @@ import { createLogger } from "@sluice/logger";
 import { createRegistry } from "@sluice/metrics";
 import { createApp, type IngestAppConfig, type IngestDeps } from "../app";
 import type { CampaignRules } from "../campaigns";
-import type { EventPublisher, OutgoingMessage } from "../publisher";
+import type { EventPublisher, MessageText, OutgoingMessage } from "../publisher";
 
-/** A publisher that records what it was given, or fails like a broker that did not acknowledge. */
+/** A publisher that records what it was given (decoded as text), or fails like a broker that did not acknowledge. */
 export class FakePublisher implements EventPublisher {
-  readonly published: OutgoingMessage[] = [];
+  readonly published: MessageText[] = [];
   failWith: AppError | undefined;
 
   async publish(messages: OutgoingMessage[]): Promise<void> {
     if (this.failWith) throw this.failWith;
-    this.published.push(...messages);
+    for (const { key, value } of messages) this.published.push({ key: key.toString("utf8"), value: value.toString("utf8") });
   }
 
   /** The published values, parsed. */
