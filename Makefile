@@ -88,7 +88,8 @@ down: ## Docker: stop and remove the stack's containers (data volumes are kept; 
 	@docker compose --profile observability --profile test down --remove-orphans
 
 .PHONY: bench-ingest
-bench-ingest: services ## req/s and p50/p99: bare node:http vs POST /events (real acks, logging on/off) vs 100-event batches
+bench-ingest: services ## req/s and p50/p99 (wrk): bare node:http vs POST /events (real acks, logging on/off) vs 100-event batches
+	@scripts/ensure-wrk.sh
 	@$(TSX) bench/ingest/run.ts
 
 .PHONY: bench-query
@@ -116,4 +117,5 @@ load-test-quick: start ## the same profile at LOAD_SCALE=0.15 (~1 min of load, <
 
 .PHONY: bench
 bench: start ## bench-ingest + bench-worker + bench-query, RSS under load, time-to-ready; bench/results/<timestamp>.{json,md,png}
+	@scripts/ensure-wrk.sh
 	@$(TSX) bench/run-all.ts

@@ -1,7 +1,10 @@
 // What bench-ingest (run.ts) and its profiler (profile.ts) share: the request bodies, process start and
 // stop, and the CPU a server process (and its children) used, read from /proc.
-import type { ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export const BATCH_SIZE = 100;
 
@@ -68,4 +71,74 @@ export function cpuSeconds(pid: number): number {
 export function peakRssMb(pid: number): number {
   const kb = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
   return Math.round(Number(kb ?? 0) / 1024);
+}
+
+/** What one load run measured. */
+export interface LoadResult {
+  requests: number;
+  requestsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** CPU seconds (user + system) the load generator used. */
+  loadGeneratorCpuS: number;
+}
+
+const CYCLE_SCRIPT = fileURLToPath(new URL("./cycle-bodies.lua", import.meta.url));
+
+/**
+ * POSTs `bodies` in turn to `url` for `durationS` over `connections` keep-alive connections, with wrk on
+ * one thread (scripts/ensure-wrk.sh installs it). wrk spends ~15–30 µs of CPU a request where autocannon
+ * spent 100–380 µs: on 2 cores, a load generator's CPU is taken from the server it measures.
+ */
+export async function wrkLoad(
+  url: string,
+  bodies: readonly string[],
+  connections: number,
+  durationS: number,
+): Promise<LoadResult> {
+  const dir = mkdtempSync(join(tmpdir(), "sluice-wrk-"));
+  const file = join(dir, "bodies.txt");
+  writeFileSync(file, `${bodies.join("\n")}\n`);
+  try {
+    // `times` prints the shell's CPU and then its children's: wrk's own, which node cannot read after its exit.
+    const command = 'wrk -t1 -c"$1" -d"$2"s -s "$3" "$4" -- "$5"; status=$?; times; exit $status';
+    const args = [String(connections), String(durationS), CYCLE_SCRIPT, url, file];
+    const child = spawn("sh", ["-c", command, "wrk-load", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+    });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("close", resolve);
+    });
+    const json = /WRK_RESULT (\{.*\})/.exec(out)?.[1];
+    if (code !== 0 || json === undefined) throw new Error(`wrk failed (exit ${code}): ${out.trim()}`);
+    const figures = JSON.parse(json) as {
+      requests: number;
+      durationUs: number;
+      p50Us: number;
+      p99Us: number;
+      non2xx: number;
+      errors: number;
+      timeouts: number;
+    };
+    const children = out.trim().split("\n").at(-1) ?? "";
+    const seconds = [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
+    return {
+      requests: figures.requests,
+      requestsPerSec: figures.requests / (figures.durationUs / 1e6),
+      p50Ms: figures.p50Us / 1000,
+      p99Ms: figures.p99Us / 1000,
+      non2xx: figures.non2xx,
+      errors: figures.errors,
+      timeouts: figures.timeouts,
+      loadGeneratorCpuS: seconds,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -10,10 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestTopic, freePort, testKafka } from "@sluice/testing";
-import autocannon from "autocannon";
-import { cycleBodies } from "../bodies";
 import { appNodeFlags } from "../node-flags";
-import { BATCH_SIZE, batchBodies, cpuSeconds, peakRssMb, singleBodies, stop, waitForPort } from "./common";
+import { BATCH_SIZE, batchBodies, cpuSeconds, peakRssMb, singleBodies, stop, waitForPort, wrkLoad } from "./common";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MODES = ["single", "batch", "bare", "no-broker"] as const;
@@ -124,26 +122,22 @@ try {
     app: cpuSeconds(pid),
     threads: threads(pid),
     kafka: kafkaPid ? cpuSeconds(kafkaPid) : 0,
-    self: process.cpuUsage(),
   };
   const bodies = mode === "batch" ? batchBodies : singleBodies;
-  const result = await autocannon({
-    url: `http://127.0.0.1:${port}${mode === "batch" ? "/events/batch" : "/events"}`,
-    connections: mode === "batch" ? 32 : 50,
-    duration: seconds,
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    requests: cycleBodies(bodies),
-  });
-  const requests = Math.max(1, result.requests.total);
+  const result = await wrkLoad(
+    `http://127.0.0.1:${port}${mode === "batch" ? "/events/batch" : "/events"}`,
+    bodies,
+    mode === "batch" ? 32 : 50,
+    seconds,
+  );
+  const requests = Math.max(1, result.requests);
   const us = (cpu: number) => `${((cpu * 1e6) / requests).toFixed(0)} µs`;
-  const self = process.cpuUsage(before.self);
   const perEvent = mode === "batch" ? BATCH_SIZE : 1;
   process.stdout.write(
-    `${mode}: ${Math.round(result.requests.average)} req/s (${Math.round(result.requests.average * perEvent)} events/s), ` +
-      `p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}\n` +
+    `${mode}: ${Math.round(result.requestsPerSec)} req/s (${Math.round(result.requestsPerSec * perEvent)} events/s), ` +
+      `p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}\n` +
       `CPU per request: app ${us(cpuSeconds(pid) - before.app)}, Kafka ${us(kafkaPid ? cpuSeconds(kafkaPid) - before.kafka : 0)}, ` +
-      `load generator ${us((self.user + self.system) / 1e6)}; app peak RSS ${peakRssMb(pid)} MB\n`,
+      `load generator ${us(result.loadGeneratorCpuS)}; app peak RSS ${peakRssMb(pid)} MB\n`,
   );
   const after = threads(pid);
   const rows = [...after.entries()]

@@ -8,10 +8,8 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestTopic, freePort, testKafka } from "@sluice/testing";
-import autocannon from "autocannon";
-import { cycleBodies } from "../bodies";
 import { appNodeFlags } from "../node-flags";
-import { BATCH_SIZE, batchBodies, cpuSeconds, singleBodies, stop, waitForPort } from "./common";
+import { BATCH_SIZE, batchBodies, cpuSeconds, singleBodies, stop, waitForPort, wrkLoad } from "./common";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** The checkout whose ingest app is measured: another one (a `git archive` of an older commit) compares before and after. */
@@ -32,6 +30,8 @@ interface Figures {
   timeouts: number;
   /** CPU (user + system) the server process used per request during the measured run: steadier than req/s on a shared machine. */
   serverCpuUsPerRequest: number;
+  /** CPU the load generator (wrk) used per request, taken from the same 2 cores. */
+  loadGeneratorCpuUsPerRequest: number;
 }
 
 async function load(
@@ -44,24 +44,19 @@ async function load(
   serverPid: number,
 ) {
   const cpuBefore = cpuSeconds(serverPid);
-  const result = await autocannon({
-    url,
-    connections,
-    duration: durationS,
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    requests: cycleBodies(bodies),
-  });
+  const result = await wrkLoad(url, bodies, connections, durationS);
+  const requests = Math.max(1, result.requests);
   const figures: Figures = {
     name,
-    requestsPerSec: Math.round(result.requests.average),
-    eventsPerSec: Math.round(result.requests.average * eventsPerRequest),
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
+    requestsPerSec: Math.round(result.requestsPerSec),
+    eventsPerSec: Math.round(result.requestsPerSec * eventsPerRequest),
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
-    serverCpuUsPerRequest: Math.round(((cpuSeconds(serverPid) - cpuBefore) * 1e6) / Math.max(1, result.requests.total)),
+    serverCpuUsPerRequest: Math.round(((cpuSeconds(serverPid) - cpuBefore) * 1e6) / requests),
+    loadGeneratorCpuUsPerRequest: Math.round((result.loadGeneratorCpuS * 1e6) / requests),
   };
   return figures;
 }
@@ -126,7 +121,7 @@ async function measure(
   const figures = await load(url, bodies, connections, DURATION_S, eventsPerRequest, name, pid);
   process.stdout.write(
     `  ${name}: ${figures.requestsPerSec} req/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, ` +
-      `server CPU ${figures.serverCpuUsPerRequest} µs/request (load average ${loadavg()[0]?.toFixed(2)})\n`,
+      `server CPU ${figures.serverCpuUsPerRequest} µs/request, wrk ${figures.loadGeneratorCpuUsPerRequest} µs/request (load average ${loadavg()[0]?.toFixed(2)})\n`,
   );
   return figures;
 }
