@@ -9,6 +9,7 @@ import {
   toAppError,
 } from "@sluice/http";
 import type { MiddlewareHandler } from "hono";
+import type { BatchReader } from "./batch-reader";
 import type { CampaignRules } from "./campaigns";
 import type { IngestConfig } from "./config";
 import { createIngestService, type IngestService } from "./ingest-service";
@@ -36,6 +37,8 @@ export interface IngestDeps extends CommonDeps {
   campaigns: CampaignRules;
   /** Clock for received_at and the future-skew rule; injectable for tests. */
   now?: () => number;
+  /** Reads batch bodies on worker threads (main); on the event loop when absent. */
+  batchReader?: BatchReader;
   /** The core shared with the gRPC face; built here when absent. */
   core?: IngestCore;
 }
@@ -52,7 +55,9 @@ export interface IngestCore {
 }
 
 /** Builds the ingest core; its metrics register on `deps.registry`, so build it once per registry. */
-export function createIngestCore(deps: Pick<IngestDeps, "config" | "publisher" | "campaigns" | "registry" | "now">): IngestCore {
+export function createIngestCore(
+  deps: Pick<IngestDeps, "config" | "publisher" | "campaigns" | "registry" | "now" | "batchReader">,
+): IngestCore {
   const { config } = deps;
   const metrics = createIngestMetrics(deps.registry);
   const service = createIngestService({
@@ -62,6 +67,7 @@ export function createIngestCore(deps: Pick<IngestDeps, "config" | "publisher" |
     maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
     maxMessageBytes: config.MAX_MESSAGE_BYTES,
     ...(deps.now ? { now: deps.now } : {}),
+    ...(deps.batchReader ? { batchReader: deps.batchReader } : {}),
   });
   const limiter =
     config.RATE_LIMIT_PER_SEC === undefined

@@ -39,6 +39,11 @@ export const ingestEnvSchema = z
     PRODUCE_TIMEOUT_MS: positiveInt(5000),
     /** Messages queued or being produced; beyond this, requests are answered 503 at once. */
     MAX_IN_FLIGHT: positiveInt(50_000),
+    /**
+     * Worker threads that read /events/batch bodies (validation and message writing) off the event loop,
+     * which then only serves HTTP and produces; 0 reads them on the event loop.
+     */
+    BATCH_READ_THREADS: z.coerce.number().int().min(0).max(16).default(1),
     /** How often /ready re-checks that the broker answers metadata requests. */
     BROKER_PROBE_INTERVAL_MS: positiveInt(2000),
     /** Share of successful requests logged at info (0..1); errors are always logged. */

@@ -6,6 +6,7 @@ import { createKafka, retryInBackground } from "@sluice/kafka";
 import { createLogger } from "@sluice/logger";
 import { createRegistry, startMetricsServer } from "@sluice/metrics";
 import { createApp, createIngestCore } from "./app";
+import { createThreadedBatchReader } from "./batch-reader";
 import type { NodeBindings } from "./body";
 import { startBrokerProbe } from "./broker-probe";
 import { ingestEnvSchema } from "./config";
@@ -61,8 +62,14 @@ const publisher = createKafkaPublisher({
   logger,
 });
 
+const batchReader = createThreadedBatchReader({
+  threads: config.BATCH_READ_THREADS,
+  maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS,
+  logger,
+});
+
 // One core for both faces: the same validation, produce path, counters and rate-limit buckets.
-const core = createIngestCore({ registry, config, publisher, campaigns });
+const core = createIngestCore({ registry, config, publisher, campaigns, batchReader });
 const app = createApp({ logger, registry, readiness, config, publisher, campaigns, core });
 const http = await startHttpServer((request, env) => app.fetch(request, env as NodeBindings), {
   port: config.SERVER_PORT,
@@ -83,6 +90,7 @@ onTerminationSignal((signal) => {
     [
       { name: "readiness", run: () => readiness.startDraining() },
       { name: "http", run: () => Promise.all([http.close(), grpc.close()]).then(() => undefined) },
+      { name: "batch reader", run: () => batchReader.close() },
       { name: "publisher", run: () => publisher.close() },
       { name: "background", run: () => background.abort() },
       { name: "campaign registry", run: () => campaigns.stop() },
