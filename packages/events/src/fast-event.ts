@@ -45,8 +45,8 @@ export interface FastEventReader {
   batch(body: Buffer, receivedAt: number): FastEvent[] | undefined;
 }
 
-/** `,"name":` for each field, as written before its value. */
-const KEY_PREFIXES = EVENT_KEYS.map(({ name }) => Buffer.from(`,"${name}":`, "latin1"));
+/** Bytes from a field's key's opening quote to its value: `"name":`. */
+const KEY_BYTES = Int32Array.from(EVENT_KEYS, ({ name }) => name.length + 3);
 const ID_FIRST = Buffer.from('"event_id":"', "latin1");
 const ID_LAST = Buffer.from(',"event_id":"', "latin1");
 const TIMESTAMP = Buffer.from('"timestamp":', "latin1");
@@ -68,12 +68,18 @@ function readEvent(b: Buffer, p: number): number {
 }
 
 /**
- * The messages of the body being read, before their closing `,"received_at":…}` (known only once the
- * envelope's sent_at has been read): written one after another into `out`, with each one's span, the
- * span of its user_id (the key) and its id and campaign.
+ * The body being read, copied to the start of `out`, and after it the messages read so far, before their
+ * closing `,"received_at":…}` (known only once the envelope's sent_at has been read): written one after
+ * another, with each one's span, the span of its user_id (the key) and its id and campaign. The body
+ * sits in the same buffer so that a field's bytes move with one copyWithin (a native copy of ~40 ns
+ * whatever the length) instead of a byte loop (~3 ns a byte).
  */
 const KEPT_OUT_BYTES = 256 * 1024;
+/** Room after each message head for its tail: `,"received_at":` and `,"sent_at":` with 15 digits each (integerEnd), and `}`. */
+const TAIL_ROOM = 64;
 let out = Buffer.allocUnsafe(KEPT_OUT_BYTES);
+/** Where the messages start in `out`: the body's length. */
+let messagesStart = 0;
 const headStart = new Int32Array(LIMITS.batchEvents);
 const headEnd = new Int32Array(LIMITS.batchEvents);
 const keyStart = new Int32Array(LIMITS.batchEvents);
@@ -109,6 +115,16 @@ function reserve(bytes: number): void {
   out = grown;
 }
 
+/** Starts reading `body`: copies it to the start of `out`, with the messages to follow it. */
+function begin(body: Buffer): void {
+  count = 0;
+  w = 0;
+  reserve(body.length);
+  body.copy(out, 0);
+  w = body.length;
+  messagesStart = w;
+}
+
 /** Builds the fast path for one ingest app's future-skew rule (the validator's options). */
 export function createFastEventReader(options: EventSchemaOptions): FastEventReader {
   const now = options.now ?? Date.now;
@@ -128,8 +144,9 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
       : integerValue(b, tsStart, tsEnd);
     if (timestamp < LIMITS.minTimestampMs || timestamp > latest) return false;
     const given = (seen & (1 << F_EVENT_ID)) !== 0;
-    // At most the event's bytes, a comma a field, an event_id and a timestamp longer than its text.
-    reserve(scanner.end - p + 128);
+    // At most the event's bytes, a comma a field, an event_id, a timestamp longer than its text and the tail's room.
+    reserve(scanner.end - p + 128 + TAIL_ROOM);
+    // Input positions are the same in `out` (begin), so fields move within it.
     const o = out;
     let at = w;
     headStart[count] = at;
@@ -139,24 +156,32 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
       at = putId(o, b, true, copyBytes(o, ID_FIRST, 0, ID_FIRST.length, at));
       o[at++] = COMMA;
     }
-    at = copyBytes(o, TIMESTAMP, 0, TIMESTAMP.length, at);
     // An integer's text is already the canonical one (integerEnd); an ISO string becomes epoch ms.
-    at = iso ? at + o.write(String(timestamp), at, "latin1") : copyBytes(o, b, tsStart, tsEnd, at);
+    if (iso) {
+      at = copyBytes(o, TIMESTAMP, 0, TIMESTAMP.length, at);
+      at += o.write(String(timestamp), at, "latin1");
+    } else {
+      const from = tsStart - (KEY_BYTES[F_TIMESTAMP] as number);
+      o.copyWithin(at, from, tsEnd);
+      at += tsEnd - from;
+    }
     for (let field = F_EVENT_NAME; field <= F_APP; field++) {
       if ((seen & (1 << field)) === 0) continue;
-      const prefix = KEY_PREFIXES[field] as Buffer;
-      at = copyBytes(o, prefix, 0, prefix.length, at);
       const start = valueStart[field] as number;
       const end = valueEnd[field] as number;
+      // A key is one of the names, unescaped: `"name":value` reads the same in the message.
+      const from = start - (KEY_BYTES[field] as number);
+      o[at++] = COMMA;
+      o.copyWithin(at, from, end);
       if (field === F_USER_ID) {
-        keyStart[count] = at + 1;
-        keyEnd[count] = at + end - start - 1;
+        keyStart[count] = at + start - from + 1;
+        keyEnd[count] = at + end - from - 1;
       }
-      at = copyBytes(o, b, start, end, at);
+      at += end - from;
     }
     if (!given) at = putId(o, b, false, copyBytes(o, ID_LAST, 0, ID_LAST.length, at));
     headEnd[count] = at;
-    w = at;
+    w = at + TAIL_ROOM;
     campaignIds[count] =
       (seen & (1 << F_CAMPAIGN_ID)) === 0
         ? undefined
@@ -167,21 +192,25 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
 
   /** The events read so far, each head closed by `tail`: values and keys are views of one new buffer. */
   function finish(tail: string): FastEvent[] {
-    const tailBytes = Buffer.from(tail, "latin1");
-    const bytes = Buffer.allocUnsafe(w + count * tailBytes.length);
+    // Each head is followed by room for the tail: written once, then copied after every other head.
+    const tailLength = tail.length;
+    if (count === 0) return [];
+    if (tailLength > TAIL_ROOM) throw new Error(`a message tail of ${tailLength} bytes exceeds its room`);
+    const first = headEnd[0] as number;
+    out.write(tail, first, "latin1");
+    for (let k = 1; k < count; k++) out.copyWithin(headEnd[k] as number, first, first + tailLength);
+    const bytes = Buffer.allocUnsafe(w - messagesStart);
+    out.copy(bytes, 0, messagesStart, w);
     // The ids as one string, each a slice of it (no copy per id).
-    const text = out.toString("latin1", 0, w);
+    const text = bytes.toString("latin1");
     const events: FastEvent[] = new Array(count);
-    let at = 0;
     for (let k = 0; k < count; k++) {
-      const head = headStart[k] as number;
-      const start = at;
-      at = copyBytes(bytes, tailBytes, 0, tailBytes.length, at + out.copy(bytes, at, head, headEnd[k]));
-      const key = start + (keyStart[k] as number) - head;
+      const key = (keyStart[k] as number) - messagesStart;
+      const id = (idStart[k] as number) - messagesStart;
       events[k] = {
-        value: bytes.subarray(start, at),
+        value: bytes.subarray((headStart[k] as number) - messagesStart, (headEnd[k] as number) - messagesStart + tailLength),
         key: bytes.subarray(key, key + (keyEnd[k] as number) - (keyStart[k] as number)),
-        eventId: text.slice(idStart[k], (idStart[k] as number) + 36),
+        eventId: text.slice(id, id + 36),
         campaignId: campaignIds[k],
       };
     }
@@ -192,8 +221,7 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
 
   return {
     one(body, receivedAt) {
-      count = 0;
-      w = 0;
+      begin(body);
       // The object must be the whole body: its closing brace is the last byte.
       if (!readOne(body, 0, now() + options.maxFutureSkewMs) || scanner.end !== body.length) return undefined;
       return finish(messageTail(receivedAt))[0];
@@ -201,8 +229,7 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
 
     batch(body, receivedAt) {
       const b = body;
-      count = 0;
-      w = 0;
+      begin(body);
       if (b[0] !== OPEN_BRACE) return undefined;
       let seen = 0;
       let sentAt: number | undefined;
