@@ -44,29 +44,45 @@ describe("graceful shutdown", () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
 
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk;
+    });
     const outcomes = new Map<string, Outcome>();
-    const send = async (id: string): Promise<void> => {
-      const body = JSON.stringify({ event_id: id, event_name: "burst", user_id: `u-${id.slice(-3)}`, timestamp: Date.now() });
+    const batched = new Set<string>();
+    // One event to /events, or a batch to /events/batch (100 events, ~13 KB: read on the batch reader thread).
+    const send = async (ids: string[]): Promise<void> => {
+      const events = ids.map((id) => ({
+        event_id: id,
+        event_name: "burst",
+        user_id: `u-${id.slice(-3)}`,
+        timestamp: Date.now(),
+      }));
+      const batch = ids.length > 1;
+      if (batch) for (const id of ids) batched.add(id);
+      let outcome: Outcome;
       try {
-        const res = await fetch(`${url}/events`, {
+        const res = await fetch(`${url}${batch ? "/events/batch" : "/events"}`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body,
+          body: JSON.stringify(batch ? { events } : events[0]),
           signal: AbortSignal.timeout(15_000),
         });
         await res.arrayBuffer();
-        outcomes.set(id, res.status === 202 ? "accepted" : res.status === 503 ? "unavailable" : `other ${res.status}`);
+        outcome = res.status === 202 ? "accepted" : res.status === 503 ? "unavailable" : `other ${res.status}`;
       } catch (error) {
-        outcomes.set(id, error instanceof Error && error.name === "TimeoutError" ? "hung" : "connection");
+        outcome = error instanceof Error && error.name === "TimeoutError" ? "hung" : "connection";
       }
+      for (const id of ids) outcomes.set(id, outcome);
     };
-    // 20 concurrent senders keep going until 2 s after SIGTERM, which lands once the burst is in full swing.
+    // 20 concurrent senders (4 of them sending batches) keep going until 2 s after SIGTERM, which lands
+    // once the burst is in full swing.
     let next = 0;
     let burstEnds = Date.now() + 30_000;
-    const senders = Array.from({ length: 20 }, async () => {
+    const senders = Array.from({ length: 20 }, async (_, sender) => {
       while (next < 5000 && Date.now() < burstEnds) {
         next += 1;
-        await send(randomUUID());
+        await send(Array.from({ length: sender < 4 ? 100 : 1 }, () => randomUUID()));
       }
     });
     const swing = Date.now() + 10_000;
@@ -89,6 +105,7 @@ describe("graceful shutdown", () => {
     expect(counts.hung).toBe(0);
     expect(counts.other).toBe(0);
     expect(counts.accepted).toBeGreaterThanOrEqual(50);
+    expect(stderr).not.toContain("batch reader thread failed");
     expect(counts.unavailable + counts.connection).toBeGreaterThan(0);
 
     const accepted = new Set([...outcomes].filter(([, o]) => o === "accepted").map(([id]) => id));
@@ -108,5 +125,7 @@ describe("graceful shutdown", () => {
     await consumer.disconnect();
     const missing = [...accepted].filter((id) => !onTopic.has(id));
     expect(missing).toEqual([]);
+    // Batches were acknowledged too, not only single events.
+    expect([...accepted].filter((id) => batched.has(id)).length).toBeGreaterThanOrEqual(100);
   });
 });
