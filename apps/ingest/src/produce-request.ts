@@ -275,8 +275,9 @@ function writeBatch(buffer: Buffer, at: number, batch: PartitionBatch, options: 
   buffer.writeInt32BE(sequence, at + 53);
   buffer.writeInt32BE(count, at + 57);
   let position = at + BATCH_HEADER;
-  if (set !== undefined) position += (head.value as Buffer).copy(buffer, position);
-  else
+  if (set !== undefined) {
+    position += (head.value as Buffer).copy(buffer, position);
+  } else {
     for (let i = 0; i < messages.length; i += 1) {
       const message = messages[i] as ProduceMessage;
       position = writeUvarint(buffer, position, zigzag(batch.recordSizes[i] as number));
@@ -287,6 +288,7 @@ function writeBatch(buffer: Buffer, at: number, batch: PartitionBatch, options: 
       position = writeBytes(buffer, position, message.value);
       buffer[position++] = 0;
     }
+  }
   const crcStart = at + CRC_FROM;
   buffer.writeUInt32BE(crc32c(buffer.subarray(crcStart, position)) >>> 0, at + 17);
   return position;
