@@ -5,10 +5,6 @@ set -euo pipefail
 CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
 if [ -x "$CHROMIUM" ]; then exit 0; fi
 echo "[chromium] $CHROMIUM missing; installing Debian's chromium"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+"$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" chromium
 [ -x "$CHROMIUM" ] || { echo "[chromium] install finished but $CHROMIUM is still missing" >&2; exit 1; }
 echo "[chromium] $("$CHROMIUM" --version 2>/dev/null || echo installed)"
