@@ -31,8 +31,9 @@ function header(c: Context, incoming: IncomingMessage | undefined, name: string)
 /** Checks the request's media type and encoding; returns whether the body is gzipped. */
 function checkHeaders(c: Context, incoming: IncomingMessage | undefined, limit: number): boolean {
   const contentType = header(c, incoming, "content-type");
-  const mediaType = contentType?.split(";", 1)[0]?.trim().toLowerCase();
-  if (mediaType === undefined || !JSON_TYPE.test(mediaType)) {
+  // What SDKs send, checked before the general parse of parameters, case and +json suffixes.
+  const mediaType = contentType === "application/json" ? contentType : contentType?.split(";", 1)[0]?.trim().toLowerCase();
+  if (mediaType === undefined || (mediaType !== "application/json" && !JSON_TYPE.test(mediaType))) {
     throw new AppError("UNSUPPORTED_MEDIA_TYPE", "content-type must be application/json", [
       { path: "content-type", message: `got ${contentType ?? "none"}` },
     ]);

@@ -201,8 +201,8 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
     for (let k = 1; k < count; k++) out.copyWithin(headEnd[k] as number, first, first + tailLength);
     const bytes = Buffer.allocUnsafe(w - messagesStart);
     out.copy(bytes, 0, messagesStart, w);
-    // The ids as one string, each a slice of it (no copy per id).
-    const text = bytes.toString("latin1");
+    // A batch's ids as one string, each a slice of it (no copy per id).
+    const text = count === 1 ? "" : bytes.toString("latin1");
     const events: FastEvent[] = new Array(count);
     for (let k = 0; k < count; k++) {
       const key = (keyStart[k] as number) - messagesStart;
@@ -210,7 +210,7 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
       events[k] = {
         value: bytes.subarray((headStart[k] as number) - messagesStart, (headEnd[k] as number) - messagesStart + tailLength),
         key: bytes.subarray(key, key + (keyEnd[k] as number) - (keyStart[k] as number)),
-        eventId: text.slice(id, id + 36),
+        eventId: count === 1 ? bytes.toString("latin1", id, id + 36) : text.slice(id, id + 36),
         campaignId: campaignIds[k],
       };
     }
