@@ -104,7 +104,8 @@ export async function wrkLoad(
   writeFileSync(file, `${bodies.join("\n")}\n`);
   try {
     // `times` prints the shell's CPU and then its children's: wrk's own, which node cannot read after its exit.
-    const command = 'wrk -t1 -c"$1" -d"$2"s -s "$3" "$4" -- "$5"; status=$?; times; exit $status';
+    // A 10 s timeout (wrk's default is 2 s) keeps slow answers in the latency figures instead of dropping them.
+    const command = 'wrk -t1 -c"$1" -d"$2"s --timeout 10s -s "$3" "$4" -- "$5"; status=$?; times; exit $status';
     const args = [String(connections), String(durationS), CYCLE_SCRIPT, url, file];
     const child = spawn("sh", ["-c", command, "wrk-load", ...args], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";

@@ -91,6 +91,18 @@ describe("threaded batch reader", () => {
     expect(lines[0]).toContain("batch reader thread failed");
   });
 
+  it("reads the bodies a thread held when it died inline, and logs the failure", async () => {
+    const { logger, lines } = capture();
+    const reader = threaded({ threads: 1, logger, script: new URL("./testing/exiting-batch-worker.ts", import.meta.url) });
+    const receivedAt = 1_795_000_001_000;
+    const bodies = [body(100, 1), body(200, 2), body(100, 3)];
+    const read = await Promise.all(bodies.map((b) => reader.read(b, receivedAt)));
+    const expected = await Promise.all(bodies.map((b) => inline.read(b, receivedAt)));
+    expect(read.map(asText)).toEqual(expected.map(asText));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain("exited with code 3");
+  });
+
   it("reads inline after close, and with no threads at all", async () => {
     const receivedAt = 1_795_000_001_000;
     const expected = asText(await inline.read(body(100, 9), receivedAt));

@@ -108,13 +108,21 @@ export function createThreadedBatchReader(options: ThreadedBatchReaderOptions): 
   let nextId = 0;
   let closed = false;
 
-  function readInline(pending: Pending): void {
-    pending.resolve(inline.batch(pending.body, pending.receivedAt));
+  /**
+   * The fast path on this thread. A body it throws on (a bug, as it declines what it cannot read) goes
+   * to the general path, which decides it: it fails no request and, out of an event listener, no process.
+   */
+  function readHere(body: Buffer, receivedAt: number): FastEvent[] | undefined {
+    try {
+      return inline.batch(body, receivedAt);
+    } catch (error) {
+      options.logger.error({ err: error }, "the batch fast path failed; reading the body the general way");
+      return undefined;
+    }
   }
 
-  function fail(thread: Thread, worker: Worker, reason: unknown): void {
-    if (thread.worker !== worker) return;
-    thread.worker = undefined;
+  /** Reads bodies inline until a later restart, each failure in a row waiting twice as long. */
+  function backOff(thread: Thread, reason: unknown): void {
     thread.restartAt = Date.now() + thread.restartDelayMs;
     thread.restartDelayMs = Math.min(2 * thread.restartDelayMs, MAX_RESTART_DELAY_MS);
     if (!closed) {
@@ -123,9 +131,15 @@ export function createThreadedBatchReader(options: ThreadedBatchReaderOptions): 
         "batch reader thread failed; reading bodies inline",
       );
     }
+  }
+
+  function fail(thread: Thread, worker: Worker, reason: unknown): void {
+    if (thread.worker !== worker) return;
+    thread.worker = undefined;
+    backOff(thread, reason);
     const pending = [...thread.pending.values()];
     thread.pending.clear();
-    for (const entry of pending) readInline(entry);
+    for (const entry of pending) entry.resolve(readHere(entry.body, entry.receivedAt));
   }
 
   function start(thread: Thread): Worker {
@@ -146,21 +160,34 @@ export function createThreadedBatchReader(options: ThreadedBatchReaderOptions): 
 
   return {
     read(body, receivedAt) {
-      if (closed || threads.length === 0 || body.length < INLINE_BELOW_BYTES) {
-        return Promise.resolve(inline.batch(body, receivedAt));
+      if (closed || body.length < INLINE_BELOW_BYTES) return Promise.resolve(readHere(body, receivedAt));
+      // The least busy thread that runs or may start now.
+      const now = Date.now();
+      let thread: Thread | undefined;
+      for (const candidate of threads) {
+        if (candidate.worker === undefined && now < candidate.restartAt) continue;
+        if (thread === undefined || candidate.pending.size < thread.pending.size) thread = candidate;
       }
-      let thread = threads[0] as Thread;
-      for (const other of threads) if (other.pending.size < thread.pending.size) thread = other;
-      if (thread.worker === undefined && Date.now() < thread.restartAt) return Promise.resolve(inline.batch(body, receivedAt));
-      const worker = thread.worker ?? start(thread);
+      if (thread === undefined) return Promise.resolve(readHere(body, receivedAt));
+      let worker = thread.worker;
+      if (worker === undefined) {
+        try {
+          worker = start(thread);
+        } catch (error) {
+          backOff(thread, error);
+          return Promise.resolve(readHere(body, receivedAt));
+        }
+      }
+      const target = thread;
+      const running = worker;
       const id = nextId++;
       // A thread keeps the process alive only while it holds bodies.
-      if (thread.pending.size === 0) worker.ref();
+      if (target.pending.size === 0) running.ref();
       return new Promise((resolve) => {
-        thread.pending.set(id, { body, receivedAt, resolve });
+        target.pending.set(id, { body, receivedAt, resolve });
         // A copy of the body's own bytes (not the larger buffer it may be a view of), handed over without a second copy.
         const copy = new Uint8Array(body);
-        worker.postMessage({ id, body: copy, receivedAt } satisfies BatchRequest, [copy.buffer]);
+        running.postMessage({ id, body: copy, receivedAt } satisfies BatchRequest, [copy.buffer]);
       });
     },
 
@@ -170,7 +197,7 @@ export function createThreadedBatchReader(options: ThreadedBatchReaderOptions): 
         threads.map(async (thread) => {
           const worker = thread.worker;
           if (worker === undefined) return;
-          for (const entry of thread.pending.values()) readInline(entry);
+          for (const entry of thread.pending.values()) entry.resolve(readHere(entry.body, entry.receivedAt));
           thread.pending.clear();
           thread.worker = undefined;
           await worker.terminate();

@@ -11,7 +11,14 @@ const port = parentPort;
 if (port === null) throw new Error("batch-reader.worker.ts runs as a worker thread");
 
 port.on("message", ({ id, body, receivedAt }: BatchRequest) => {
-  const events = fast.batch(Buffer.from(body.buffer, body.byteOffset, body.byteLength), receivedAt);
+  let events: ReturnType<typeof fast.batch>;
+  try {
+    events = fast.batch(Buffer.from(body.buffer, body.byteOffset, body.byteLength), receivedAt);
+  } catch {
+    // A body the fast path throws on (a bug: it declines what it cannot read) goes to the general path,
+    // which decides it, instead of taking the thread and the bodies queued behind it down.
+    events = undefined;
+  }
   if (events === undefined || events.length === 0) {
     port.postMessage({ id } satisfies BatchReply);
     return;

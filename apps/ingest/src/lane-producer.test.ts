@@ -83,9 +83,12 @@ class FakeClient {
 
   writesRecordSets = async () => this.recordSets;
 
-  metadata = async ({ topics }: { topics: string[] }) => ({
-    topics: new Map(topics.map((topic) => [topic, { partitionsCount: this.partitions }])),
-  });
+  metadataFails = false;
+
+  metadata = async ({ topics }: { topics: string[] }) => {
+    if (this.metadataFails) throw new Error("no metadata");
+    return { topics: new Map(topics.map((topic) => [topic, { partitionsCount: this.partitions }])) };
+  };
 
   send = async (options: { messages: SentMessage[] }) => {
     this.calls.push("send");
@@ -163,6 +166,17 @@ describe("toLaneProducer", () => {
     expect(client.requests[2]?.[0]?.firstSequence).toBe(0);
     await lane.sendBatch("events", batch(1, 9));
     expect(client.requests[3]?.[0]?.firstSequence).toBe(2);
+  });
+
+  it("keeps its producer id when a request fails before it went out", async () => {
+    const client = new FakeClient();
+    const lane = toLaneProducer(client as unknown as IdempotentClient);
+    await lane.connect();
+    client.metadataFails = true;
+    await expect(lane.sendBatch("events", batch(2))).rejects.toThrow("no metadata");
+    client.metadataFails = false;
+    await lane.sendBatch("events", batch(2));
+    expect(client.calls).toEqual(["init", "send"]);
   });
 
   it("sends records one message each where the broker's Produce version is not the encoder's", async () => {

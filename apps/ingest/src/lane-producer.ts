@@ -106,21 +106,17 @@ function byPartition(records: readonly RecordInput[], partitions: number): Parti
  */
 export function toLaneProducer(client: IdempotentClient): LaneProducer {
   let needsNewId = false;
-  let recordSets: boolean | undefined;
+  let writesRecordSets: boolean | undefined;
   const book = new SequenceBook();
 
-  async function sendRecordSets(topic: string, records: readonly RecordInput[]): Promise<void> {
+  /** One record-set message per partition of `topic` its records fall on. */
+  async function recordSets(topic: string, records: readonly RecordInput[]) {
     const metadata = await client.metadata({ topics: [topic] });
     const partitions = metadata.topics.get(topic)?.partitionsCount ?? 0;
     if (partitions === 0) throw new Error(`topic ${topic} has no partitions`);
     const groups = byPartition(records, partitions);
     const timestamp = BigInt(Date.now());
-    await client.send({
-      messages: groups.map((group) => recordSetMessage(topic, group.partition, group.records, book, timestamp)),
-    });
-    const { producerId, producerEpoch } = client;
-    if (producerId === undefined || producerEpoch === undefined) return;
-    for (const group of groups) book.advance(producerId, producerEpoch, `${topic}:${group.partition}`, group.records.length);
+    return groups.map((group) => ({ group, message: recordSetMessage(topic, group.partition, group.records, book, timestamp) }));
   }
 
   return {
@@ -133,14 +129,20 @@ export function toLaneProducer(client: IdempotentClient): LaneProducer {
         await client.initIdempotentProducer({});
         needsNewId = false;
       }
+      writesRecordSets ??= await client.writesRecordSets();
+      const sets = writesRecordSets ? await recordSets(topic, records) : undefined;
       try {
-        recordSets ??= await client.writesRecordSets();
-        if (recordSets) await sendRecordSets(topic, records);
-        else await client.send({ messages: records.map(({ key, value }) => ({ topic, key, value })) });
+        await client.send({
+          messages: sets?.map(({ message }) => message) ?? records.map(({ key, value }) => ({ topic, key, value })),
+        });
       } catch (error) {
+        // Only a request that went out can have been written; nothing before it needs a new id.
         needsNewId = true;
         throw error;
       }
+      const { producerId, producerEpoch } = client;
+      if (sets === undefined || producerId === undefined || producerEpoch === undefined) return;
+      for (const { group } of sets) book.advance(producerId, producerEpoch, `${topic}:${group.partition}`, group.records.length);
     },
 
     async disconnect() {

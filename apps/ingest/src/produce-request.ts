@@ -6,6 +6,7 @@ import {
   produceV9,
   produceV10,
   produceV11,
+  UserError,
   Writer,
 } from "@platformatic/kafka";
 
@@ -13,7 +14,8 @@ import {
 // field, through BigInt arithmetic), which costs ~4.5 µs a record: more than validating and serializing
 // the event. This builds the same bytes (Produce v9–v11, record batch v2) in one buffer, sized up front.
 // Requests with compression, a transaction or record headers, which the ingest lanes never send, are
-// left to the library's own encoder.
+// left to the library's own encoder. This encoder throws UserErrors, which the library does not retry:
+// it retries any other error, without end for the lanes, and an encoding bug would hold a lane for good.
 
 /**
  * CRC32C through @node-rs/crc32 (Rust), as the library computes it, but without its copy of the bytes;
@@ -220,7 +222,7 @@ function planBatch(partition: string, messages: ProduceMessage[], now: bigint): 
   const head = messages[0] as ProduceMessage;
   const set = recordSetOf(head);
   if (set !== undefined || messages.some((message) => recordSetOf(message) !== undefined)) {
-    if (set === undefined || messages.length !== 1) throw new Error("a record set must be its partition's only message");
+    if (set === undefined || messages.length !== 1) throw new UserError("a record set must be its partition's only message");
     const timestamp = BigInt(head.timestamp ?? now);
     return {
       partition,
@@ -340,7 +342,7 @@ export function encodeProduceRequest(
     buffer[position++] = 0;
   }
   buffer[position++] = 0;
-  if (position !== size) throw new Error(`produce request encoding wrote ${position} of ${size} bytes`);
+  if (position !== size) throw new UserError(`produce request encoding wrote ${position} of ${size} bytes`);
   return buffer;
 }
 
@@ -348,7 +350,7 @@ function fastCreateRequest(library: CreateRequest): CreateRequest {
   return (acks, timeout, topicData, options = {}) => {
     if (unsupported(topicData, options)) {
       if (topicData.some((message) => recordSetOf(message) !== undefined)) {
-        throw new Error("record sets are only written uncompressed, outside transactions, without headers");
+        throw new UserError("record sets are only written uncompressed, outside transactions, without headers");
       }
       return library(acks, timeout, topicData, options);
     }

@@ -117,6 +117,8 @@ function reserve(bytes: number): void {
 
 /** Starts reading `body`: copies it to the start of `out`, with the messages to follow it. */
 function begin(body: Buffer): void {
+  // A large body, read or declined, grew the scratch buffer; what it held is copied out or dropped.
+  if (out.length > KEPT_OUT_BYTES) out = Buffer.allocUnsafe(KEPT_OUT_BYTES);
   count = 0;
   w = 0;
   reserve(body.length);
@@ -199,8 +201,10 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
     const first = headEnd[0] as number;
     out.write(tail, first, "latin1");
     for (let k = 1; k < count; k++) out.copyWithin(headEnd[k] as number, first, first + tailLength);
-    const bytes = Buffer.allocUnsafe(w - messagesStart);
-    out.copy(bytes, 0, messagesStart, w);
+    // Up to the last tail (not its room): a buffer that is exactly the messages can be handed over whole.
+    const end = (headEnd[count - 1] as number) + tailLength;
+    const bytes = Buffer.allocUnsafe(end - messagesStart);
+    out.copy(bytes, 0, messagesStart, end);
     // A batch's ids as one string, each a slice of it (no copy per id).
     const text = count === 1 ? "" : bytes.toString("latin1");
     const events: FastEvent[] = new Array(count);
@@ -214,8 +218,6 @@ export function createFastEventReader(options: EventSchemaOptions): FastEventRea
         campaignId: campaignIds[k],
       };
     }
-    // A large batch grew the scratch buffer; the messages are copies, so it can go.
-    if (out.length > KEPT_OUT_BYTES) out = Buffer.allocUnsafe(KEPT_OUT_BYTES);
     return events;
   }
 
