@@ -123,23 +123,37 @@ export function createThreadedBatchReader(options: ThreadedBatchReaderOptions): 
 
   /** Reads bodies inline until a later restart, each failure in a row waiting twice as long. */
   function backOff(thread: Thread, reason: unknown): void {
-    thread.restartAt = Date.now() + thread.restartDelayMs;
-    thread.restartDelayMs = Math.min(2 * thread.restartDelayMs, MAX_RESTART_DELAY_MS);
-    if (!closed) {
-      options.logger.error(
-        { err: reason, restartInMs: thread.restartAt - Date.now() },
-        "batch reader thread failed; reading bodies inline",
-      );
-    }
+    const delayMs = thread.restartDelayMs;
+    thread.restartAt = Date.now() + delayMs;
+    thread.restartDelayMs = Math.min(2 * delayMs, MAX_RESTART_DELAY_MS);
+    if (!closed) options.logger.error({ err: reason, restartInMs: delayMs }, "batch reader thread failed; reading bodies inline");
+  }
+
+  /** Answers the bodies a thread held from this thread, and lets the thread go. */
+  function takeBack(thread: Thread): void {
+    const pending = [...thread.pending.values()];
+    thread.pending.clear();
+    thread.worker = undefined;
+    for (const entry of pending) entry.resolve(readHere(entry.body, entry.receivedAt));
   }
 
   function fail(thread: Thread, worker: Worker, reason: unknown): void {
     if (thread.worker !== worker) return;
-    thread.worker = undefined;
     backOff(thread, reason);
-    const pending = [...thread.pending.values()];
-    thread.pending.clear();
-    for (const entry of pending) entry.resolve(readHere(entry.body, entry.receivedAt));
+    takeBack(thread);
+  }
+
+  /** Hands `body` to a running thread. */
+  function send(thread: Thread, worker: Worker, body: Buffer, receivedAt: number): Promise<FastEvent[] | undefined> {
+    const id = nextId++;
+    // A thread keeps the process alive only while it holds bodies.
+    if (thread.pending.size === 0) worker.ref();
+    return new Promise((resolve) => {
+      thread.pending.set(id, { body, receivedAt, resolve });
+      // A copy of the body's own bytes (not the larger buffer it may be a view of), handed over without a second copy.
+      const copy = new Uint8Array(body);
+      worker.postMessage({ id, body: copy, receivedAt } satisfies BatchRequest, [copy.buffer]);
+    });
   }
 
   function start(thread: Thread): Worker {
@@ -169,26 +183,13 @@ export function createThreadedBatchReader(options: ThreadedBatchReaderOptions): 
         if (thread === undefined || candidate.pending.size < thread.pending.size) thread = candidate;
       }
       if (thread === undefined) return Promise.resolve(readHere(body, receivedAt));
-      let worker = thread.worker;
-      if (worker === undefined) {
-        try {
-          worker = start(thread);
-        } catch (error) {
-          backOff(thread, error);
-          return Promise.resolve(readHere(body, receivedAt));
-        }
+      if (thread.worker !== undefined) return send(thread, thread.worker, body, receivedAt);
+      try {
+        return send(thread, start(thread), body, receivedAt);
+      } catch (error) {
+        backOff(thread, error);
+        return Promise.resolve(readHere(body, receivedAt));
       }
-      const target = thread;
-      const running = worker;
-      const id = nextId++;
-      // A thread keeps the process alive only while it holds bodies.
-      if (target.pending.size === 0) running.ref();
-      return new Promise((resolve) => {
-        target.pending.set(id, { body, receivedAt, resolve });
-        // A copy of the body's own bytes (not the larger buffer it may be a view of), handed over without a second copy.
-        const copy = new Uint8Array(body);
-        running.postMessage({ id, body: copy, receivedAt } satisfies BatchRequest, [copy.buffer]);
-      });
     },
 
     async close() {
@@ -197,9 +198,7 @@ export function createThreadedBatchReader(options: ThreadedBatchReaderOptions): 
         threads.map(async (thread) => {
           const worker = thread.worker;
           if (worker === undefined) return;
-          for (const entry of thread.pending.values()) entry.resolve(readHere(entry.body, entry.receivedAt));
-          thread.pending.clear();
-          thread.worker = undefined;
+          takeBack(thread);
           await worker.terminate();
         }),
       );

@@ -123,14 +123,15 @@ function writeBytes(buffer: Buffer, at: number, bytes: Buffer | null | undefined
  * id and epoch: a new id or epoch starts every partition at 0 again, as the broker expects.
  */
 export class SequenceBook {
-  private producer = "";
+  private producerId: bigint | undefined;
+  private producerEpoch = -1;
   private readonly next = new Map<string, number>();
 
   /** The base sequence of the next batch of `partitionKey` ("topic:partition") under a producer id and epoch. */
   baseSequence(producerId: bigint, producerEpoch: number, partitionKey: string): number {
-    const producer = `${producerId}/${producerEpoch}`;
-    if (producer !== this.producer) {
-      this.producer = producer;
+    if (producerId !== this.producerId || producerEpoch !== this.producerEpoch) {
+      this.producerId = producerId;
+      this.producerEpoch = producerEpoch;
       this.next.clear();
     }
     return this.next.get(partitionKey) ?? 0;
@@ -138,7 +139,7 @@ export class SequenceBook {
 
   /** Counts `records` acknowledged records of `partitionKey` under a producer id and epoch; wraps after 2^31 - 1 as the broker does. */
   advance(producerId: bigint, producerEpoch: number, partitionKey: string, records: number): void {
-    if (`${producerId}/${producerEpoch}` !== this.producer) return;
+    if (producerId !== this.producerId || producerEpoch !== this.producerEpoch) return;
     const current = this.next.get(partitionKey) ?? 0;
     this.next.set(partitionKey, current > INT32_MAX - records ? records - (INT32_MAX - current) - 1 : current + records);
   }
