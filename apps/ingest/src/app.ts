@@ -2,21 +2,25 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import {
   apiKeyAuth,
   type CommonDeps,
+  type FastLane,
   installCommon,
   rateLimit,
+  rateLimitKey,
   registerDocs,
   TokenBucketLimiter,
   toAppError,
 } from "@sluice/http";
 import type { MiddlewareHandler } from "hono";
+import { createAccessLog } from "./access-log";
 import type { BatchReader } from "./batch-reader";
+import { passedOn } from "./body";
 import type { CampaignRules } from "./campaigns";
 import type { IngestConfig } from "./config";
 import { createIngestService, type IngestService } from "./ingest-service";
 import { createIngestMetrics, type IngestMetrics } from "./metrics";
 import type { EventPublisher } from "./publisher";
 import { registerBatch } from "./routes/batch";
-import { registerEvents } from "./routes/events";
+import { eventsFastLane, registerEvents } from "./routes/events";
 import type { IngestEnv } from "./types";
 
 export type IngestAppConfig = Pick<
@@ -84,12 +88,10 @@ const INGEST_PATH = "/events/*";
 
 /**
  * Counts rejections the service did not see (auth, rate limit, body), tracks requests in flight, and
- * writes the access log: every error, and a sample of successes at info (all of them at debug), so
- * logging stays a small share of the hot path's cost.
+ * writes the access log.
  */
 function observe(deps: IngestDeps, metrics: IngestMetrics): MiddlewareHandler<IngestEnv> {
-  const { logger } = deps;
-  const sampleRate = deps.config.ACCESS_LOG_SAMPLE_RATE;
+  const log = createAccessLog(deps.logger, deps.config.ACCESS_LOG_SAMPLE_RATE);
   return async (c, next) => {
     const started = performance.now();
     metrics.inFlightRequests.inc();
@@ -100,22 +102,21 @@ function observe(deps: IngestDeps, metrics: IngestMetrics): MiddlewareHandler<In
     }
     const error = c.error === undefined ? undefined : toAppError(c.error);
     if (error !== undefined && !c.get("counted")) metrics.rejected.inc({ reason: error.code });
-    const status = c.res.status;
-    const level = status >= 500 ? "warn" : status >= 400 || Math.random() < sampleRate ? "info" : "debug";
-    if (logger.isLevelEnabled(level)) {
-      logger[level](
-        {
-          requestId: c.get("requestId"),
-          method: c.req.method,
-          path: c.req.path,
-          status,
-          ms: Math.round((performance.now() - started) * 100) / 100,
-          ...(error ? { code: error.code } : {}),
-        },
-        "request",
-      );
-    }
+    log({
+      requestId: c.get("requestId"),
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      started,
+      ...(error ? { code: error.code } : {}),
+    });
   };
+}
+
+/** The Node-level `POST /events` lane (see eventsFastLane) over the same core, registry and settings as the app. */
+export function createIngestFastLane(deps: IngestDeps & { core: IngestCore }): FastLane {
+  const { service, metrics, limiter } = deps.core;
+  return eventsFastLane({ ...deps, service, metrics, limiter });
 }
 
 /** Builds the ingest HTTP app from its dependencies; no I/O happens here. */
@@ -133,11 +134,9 @@ export function createApp(deps: IngestDeps): OpenAPIHono<IngestEnv> {
   app.use(INGEST_PATH, observe(deps, metrics));
   if (config.INGEST_API_KEYS.length > 0) app.use(INGEST_PATH, apiKeyAuth(config.INGEST_API_KEYS));
   if (limiter !== undefined) {
-    // Without keys every client shares one anonymous bucket: the limit then protects the broker as a whole.
-    app.use(
-      INGEST_PATH,
-      rateLimit(limiter, (c) => (c.get("apiKey" as never) as string | undefined) ?? "anonymous"),
-    );
+    const limit = rateLimit(limiter, (c) => rateLimitKey(c.get("apiKey" as never) as string | undefined));
+    // A request the fast lane passed on with its body has been charged already.
+    app.use(INGEST_PATH, (c, next) => (passedOn(c.env?.incoming) ? next() : limit(c, next)));
   }
 
   registerEvents(app, { service, maxBodyBytes: config.MAX_BODY_BYTES, maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS });

@@ -119,6 +119,27 @@ function collect(source: Readable, limit: number, onOverflow: () => void): Promi
   return new Promise((resolve, reject) => new Collector(source, limit, onOverflow, resolve, reject));
 }
 
+/** Bodies the events fast lane read before it passed their requests on to Hono (routes/events.ts). */
+const readAhead = new WeakMap<IncomingMessage, Buffer>();
+
+/**
+ * Hands the body the fast lane read off `incoming` to the readJsonBody that serves the request through
+ * Hono. Such a request was already charged to its key's rate limit (see passedOn).
+ */
+export function passOnBody(incoming: IncomingMessage, body: Buffer): void {
+  readAhead.set(incoming, body);
+}
+
+/** Whether the fast lane passed this request on with its body (and so has charged its rate limit). */
+export function passedOn(incoming: IncomingMessage | undefined): boolean {
+  return incoming !== undefined && readAhead.has(incoming);
+}
+
+/** Reads a plain (not gzipped) body up to `limit` bytes; 413 past it, 400 when the client goes away. */
+export function readPlainBody(incoming: Readable, limit: number): Promise<Buffer> {
+  return collect(incoming, limit, () => undefined);
+}
+
 /**
  * Reads the JSON body while enforcing `limit` on the bytes as sent and, for `Content-Encoding: gzip`, on
  * the decompressed bytes: 415 for other media types, 413 past the limit. Parsing is left to the
@@ -128,6 +149,8 @@ export async function readJsonBody<E extends { Bindings: NodeBindings }>(c: Cont
   // Reading the Node request directly skips the web-stream adapter on the hot path.
   const incoming = (c.env as NodeBindings | undefined)?.incoming;
   const gzip = checkHeaders(c, incoming, limit);
+  const ahead = incoming === undefined ? undefined : readAhead.get(incoming);
+  if (ahead !== undefined) return new JsonBody(ahead);
   const raw: Readable = incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : Readable.from([]));
   // The rest of an oversized body is never read; closing the connection after the answer discards it.
   if (gzip) {

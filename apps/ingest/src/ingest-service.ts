@@ -46,6 +46,12 @@ export interface BatchResult {
  */
 export interface IngestService {
   ingestOne(body: unknown): Promise<string>;
+  /**
+   * One event's body read by the fast path alone: its event id once the broker acknowledged it, or
+   * undefined, without side effects, when the body needs ingestOne (anything not certainly valid, or a
+   * campaign rule to apply).
+   */
+  ingestFast(bytes: Buffer): Promise<string> | undefined;
   ingestBatch(body: unknown): Promise<BatchResult>;
 }
 
@@ -99,6 +105,12 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
     return { event, message: { key: event.user_id, value } };
   }
 
+  function ingestFast(bytes: Buffer): Promise<string> | undefined {
+    const taken = fast.one(bytes, now());
+    if (taken === undefined || !complete(taken)) return undefined;
+    return publish([{ key: taken.key, value: taken.value }]).then(() => taken.eventId);
+  }
+
   async function publish(messages: OutgoingMessage[]): Promise<void> {
     try {
       await options.publisher.publish(messages);
@@ -110,13 +122,12 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
   }
 
   return {
+    ingestFast,
+
     async ingestOne(body) {
+      const quick = body instanceof JsonBody ? ingestFast(body.bytes) : undefined;
+      if (quick !== undefined) return quick;
       const receivedAt = now();
-      const taken = body instanceof JsonBody ? fast.one(body.bytes, receivedAt) : undefined;
-      if (taken !== undefined && complete(taken)) {
-        await publish([{ key: taken.key, value: taken.value }]);
-        return taken.eventId;
-      }
       const input = parseWire(body);
       let prepared: ReturnType<typeof prepare>;
       try {

@@ -5,7 +5,7 @@ import { onTerminationSignal, Readiness, runShutdown, startHttpServer } from "@s
 import { createKafka, retryInBackground } from "@sluice/kafka";
 import { createLogger } from "@sluice/logger";
 import { createRegistry, startMetricsServer } from "@sluice/metrics";
-import { createApp, createIngestCore } from "./app";
+import { createApp, createIngestCore, createIngestFastLane } from "./app";
 import { createThreadedBatchReader } from "./batch-reader";
 import type { NodeBindings } from "./body";
 import { startBrokerProbe } from "./broker-probe";
@@ -70,11 +70,13 @@ const batchReader = createThreadedBatchReader({
 
 // One core for both faces: the same validation, produce path, counters and rate-limit buckets.
 const core = createIngestCore({ registry, config, publisher, campaigns, batchReader });
-const app = createApp({ logger, registry, readiness, config, publisher, campaigns, core });
+const appDeps = { logger, registry, readiness, config, publisher, campaigns, core };
+const app = createApp(appDeps);
 const http = await startHttpServer((request, env) => app.fetch(request, env as NodeBindings), {
   port: config.SERVER_PORT,
   host: config.SERVER_HOST,
   requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+  fastLane: createIngestFastLane(appDeps),
 });
 const grpc = await startGrpcServer({
   ...createIngestGrpc({ logger, registry, readiness, config, core }),

@@ -2,4 +2,5 @@ export * from "./event-scan";
 export * from "./fast-event";
 export * from "./json-scan";
 export * from "./schema";
+export { uuidv7 } from "./uuid";
 export * from "./validate";

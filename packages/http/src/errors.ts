@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "pino";
@@ -75,11 +76,39 @@ export function toAppError(error: unknown): AppError {
   return new AppError("INTERNAL", "internal error");
 }
 
+/** The Retry-After value (whole seconds, at least 1) for an error that has one. */
+function retryAfter(error: AppError): string | undefined {
+  return error.retryAfterSeconds === undefined ? undefined : String(Math.max(1, Math.ceil(error.retryAfterSeconds)));
+}
+
 /** Answers an error with the envelope, its status, and Retry-After where it applies. */
 export function respondWithError(c: Context, error: AppError): Response {
   const requestId = (c.get("requestId") as string | undefined) ?? "";
-  if (error.retryAfterSeconds !== undefined) c.header("Retry-After", String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
+  const seconds = retryAfter(error);
+  if (seconds !== undefined) c.header("Retry-After", seconds);
   return c.json(errorEnvelope(error, requestId), error.status);
+}
+
+/**
+ * Writes the same answer as respondWithError (x-request-id included) on a Node response, for a handler
+ * that serves a request without Hono; `headers` are added.
+ */
+export function writeErrorResponse(
+  outgoing: ServerResponse,
+  error: AppError,
+  requestId: string,
+  headers: OutgoingHttpHeaders = {},
+): void {
+  const body = JSON.stringify(errorEnvelope(error, requestId));
+  const seconds = retryAfter(error);
+  outgoing.writeHead(error.status, {
+    ...headers,
+    "x-request-id": requestId,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    ...(seconds === undefined ? {} : { "retry-after": seconds }),
+  });
+  outgoing.end(body);
 }
 
 /** The app-wide `onError`: logs unexpected failures once, never leaks internals to the client. */

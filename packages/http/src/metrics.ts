@@ -4,13 +4,20 @@ import { routePath } from "hono/route";
 
 type Observe = (seconds: number) => void;
 
+/** Records one answered request's duration by method, route pattern and status. */
+export type RecordDuration = (method: string, route: string, status: number, seconds: number) => void;
+
+const recorders = new WeakMap<Registry, RecordDuration>();
+
 /**
- * Records request duration by method, matched route pattern and status (never the raw path, to bound
- * cardinality). Each label set's observer is looked up once and kept, in maps keyed by the label values
- * themselves: prom-client's Histogram validated and hashed the labels on every request, a few µs on
- * the ingest hot path.
+ * The `http_request_duration_seconds` histogram of a registry (one per registry, however many callers
+ * ask: the Hono middleware and a Node-level fast lane record into the same series). Each label set's
+ * observer is looked up once and kept, in maps keyed by the label values themselves: prom-client's
+ * Histogram validated and hashed the labels on every request, a few µs on the ingest hot path.
  */
-export function httpMetrics(registry: Registry): MiddlewareHandler {
+export function requestDurations(registry: Registry): RecordDuration {
+  const known = recorders.get(registry);
+  if (known !== undefined) return known;
   const duration = new LeanHistogram(
     "http_request_duration_seconds",
     "HTTP request duration by route and status",
@@ -19,7 +26,7 @@ export function httpMetrics(registry: Registry): MiddlewareHandler {
     [registry],
   );
   const observers = new Map<string, Map<string, Map<number, Observe>>>();
-  function observerOf(method: string, route: string, status: number): Observe {
+  const record: RecordDuration = (method, route, status, seconds) => {
     let byRoute = observers.get(method);
     if (byRoute === undefined) {
       byRoute = new Map();
@@ -35,14 +42,21 @@ export function httpMetrics(registry: Registry): MiddlewareHandler {
       observe = duration.series({ method, route, status: String(status) });
       byStatus.set(status, observe);
     }
-    return observe;
-  }
+    observe(seconds);
+  };
+  recorders.set(registry, record);
+  return record;
+}
+
+/** Records request duration by method, matched route pattern and status (never the raw path, to bound cardinality). */
+export function httpMetrics(registry: Registry): MiddlewareHandler {
+  const record = requestDurations(registry);
   return async (c, next) => {
     const started = performance.now();
     try {
       await next();
     } finally {
-      observerOf(c.req.method, routePath(c) || "unmatched", c.res.status)((performance.now() - started) / 1000);
+      record(c.req.method, routePath(c) || "unmatched", c.res.status, (performance.now() - started) / 1000);
     }
   };
 }

@@ -54,6 +54,11 @@ export class TokenBucketLimiter {
   }
 }
 
+/** The bucket of a request: its API key, or without keys one anonymous bucket, which then protects the backend as a whole. */
+export function rateLimitKey(apiKey: string | undefined): string {
+  return apiKey ?? "anonymous";
+}
+
 /** Answers 429 RATE_LIMITED with Retry-After when the request's key has no tokens left. */
 export function rateLimit(
   limiter: TokenBucketLimiter,

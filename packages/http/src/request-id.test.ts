@@ -6,7 +6,7 @@ import { AppError, respondWithError } from "./errors";
 import { RequestIdResponse, requestIdMiddleware } from "./request-id";
 import { type HttpServer, startHttpServer } from "./server";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 function buildApp() {
   const app = new Hono();

@@ -1,5 +1,5 @@
-import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { uuidv7 } from "@sluice/events";
 import type { MiddlewareHandler } from "hono";
 
 declare module "hono" {
@@ -52,9 +52,16 @@ export class RequestIdResponse<Request extends IncomingMessage = IncomingMessage
   }
 }
 
+/** The request id for a client's `x-request-id` value: that value when it is well-formed, else a new UUIDv7. */
+export function requestIdFrom(given: string | string[] | undefined): string {
+  return typeof given === "string" && given !== "" && given.length <= MAX_LENGTH && !UNSAFE.test(given) ? given : uuidv7();
+}
+
 /**
  * Sets `requestId` from the client's `x-request-id` when it is at most 128 of `[A-Za-z0-9_=-]`, else
- * to a fresh UUID, and echoes it on the response (as hono/request-id does). Behind the Node adapter it
+ * to a fresh UUIDv7, and echoes it on the response (as hono/request-id does). A UUIDv7 rather than
+ * crypto.randomUUID(): that one is a string of many joined pieces, which Node's header check flattens
+ * on every answer (~3 µs of the ingest's hot path), and time-ordered ids sort with the events' own. Behind the Node adapter it
  * reads Node's own header object and hands the id to a RequestIdResponse (or sets it on another Node
  * response): going through Hono would build a WHATWG Headers object for the request and another for
  * the response, on every request.
@@ -63,9 +70,7 @@ export function requestIdMiddleware(): MiddlewareHandler {
   return async (c, next) => {
     const env = c.env as NodeEnv | undefined;
     const incoming = env?.incoming;
-    const given = incoming === undefined ? c.req.header(HEADER) : incoming.headers[HEADER];
-    const id =
-      typeof given === "string" && given !== "" && given.length <= MAX_LENGTH && !UNSAFE.test(given) ? given : randomUUID();
+    const id = requestIdFrom(incoming === undefined ? c.req.header(HEADER) : incoming.headers[HEADER]);
     c.set("requestId", id);
     // writeHead merges headers set here with the ones the adapter passes, so every answer carries it.
     const outgoing = env?.outgoing;

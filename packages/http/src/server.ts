@@ -1,6 +1,6 @@
-import type { Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import { RequestIdResponse } from "./request-id";
 
 type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
@@ -12,6 +12,17 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** Serves a request the Node adapter would hand to Hono. */
+export type NodeListener = (incoming: IncomingMessage, outgoing: ServerResponse) => void;
+
+/**
+ * Serves some requests without Hono's adapter and router (for a hot path whose per-request cost they
+ * dominate). Called first for every request: returns false, deciding from the request line and headers
+ * alone, to leave the request to Hono; once it returned true it answers the request itself, or passes
+ * it on with `toHono`.
+ */
+export type FastLane = (incoming: IncomingMessage, outgoing: ServerResponse, toHono: NodeListener) => boolean;
+
 export interface HttpServerOptions {
   port: number;
   host: string;
@@ -19,6 +30,7 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  fastLane?: FastLane;
 }
 
 /** Starts a Node HTTP server for a Hono fetch handler and resolves once it listens. */
@@ -27,23 +39,28 @@ export function startHttpServer(fetch: FetchHandler, options: HttpServerOptions)
     const requestTimeout = options.requestTimeoutMs ?? 30_000;
     // Node refuses a headers timeout longer than the request timeout.
     const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeout);
-    const server = serve({
-      fetch,
-      port: options.port,
-      hostname: options.host,
-      // Node looks for timed-out requests only every connectionsCheckingInterval (30 s by default), which
-      // would let a slow client hold its connection far past a short timeout.
-      serverOptions: {
+    const hono = getRequestListener(fetch) as NodeListener;
+    const { fastLane } = options;
+    const server = createServer(
+      {
         requestTimeout,
         headersTimeout,
+        // Node looks for timed-out requests only every connectionsCheckingInterval (30 s by default), which
+        // would let a slow client hold its connection far past a short timeout.
         connectionsCheckingInterval: Math.max(100, Math.min(headersTimeout, 30_000) / 4),
         ServerResponse: RequestIdResponse,
       },
-    }) as Server;
+      fastLane === undefined
+        ? hono
+        : (incoming, outgoing) => {
+            if (!fastLane(incoming, outgoing, hono)) hono(incoming, outgoing);
+          },
+    );
     // Longer than the idle timeout of common clients and load balancers (60 s), so the server never
     // closes a kept-alive connection just as a client sends its next request on it (seen as EOF/reset).
     server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
     server.once("error", reject);
+    server.listen(options.port, options.host);
     server.once("listening", () => {
       const { port } = server.address() as AddressInfo;
       resolve({
