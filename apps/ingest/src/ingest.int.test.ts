@@ -18,13 +18,13 @@ import {
   uniqueName,
 } from "@sluice/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp, createIngestCore } from "./app";
+import { createApp, createIngestCore, createIngestFastLane } from "./app";
 import { startBrokerProbe } from "./broker-probe";
 import { noCampaignRules } from "./campaigns";
 import { createIngestGrpc } from "./grpc/server";
 import { createKafkaPublisher } from "./kafka-publisher";
 import { createLaneProducer } from "./lane-producer";
-import { TEST_CONFIG } from "./testing/fakes";
+import { serveTestApp, TEST_CONFIG } from "./testing/fakes";
 import { kafkajsPartition } from "./testing/partitions";
 
 interface Consumed {
@@ -60,6 +60,8 @@ async function startIngest(kafka: Kafka, brokers: string[], topic: string, timeo
   const app = createApp({ ...deps, core });
   return {
     app,
+    /** Serves the app over HTTP as main does, its POST /events fast lane first; the caller closes the server. */
+    http: () => serveTestApp({ app, fastLane: createIngestFastLane({ ...deps, core }) }),
     /** Serves the same core over gRPC; the caller closes the server. */
     grpc: () => startGrpcServer({ port: 0, host: "127.0.0.1", ...createIngestGrpc({ ...deps, core }) }),
     async stop() {
@@ -126,11 +128,27 @@ describe("ingest against the shared broker", () => {
         }),
       );
       expect(batch.status).toBe(207);
-      // The two users may sit on different partitions, so the order of consumption is not defined.
-      const consumed = await consumeAll(kafka, topic, 2);
-      expect(consumed).toHaveLength(2);
+      // Over a real connection a compact event is answered by the fast lane, ahead of Hono.
+      const server = await ingest.http();
+      const compact = { event_name: "signup", user_id: "user-7", timestamp: before, channel: "mobile" };
+      const viaLane = await fetch(`http://127.0.0.1:${server.port}/events`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-id": "lane-1" },
+        body: JSON.stringify(compact),
+      });
+      await server.close();
+      expect(viaLane.status).toBe(202);
+      expect(viaLane.headers.get("x-request-id")).toBe("lane-1");
+      const { event_id: laneId } = (await viaLane.json()) as { event_id: string };
+      // The users may sit on different partitions, so the order of consumption is not defined.
+      const consumed = await consumeAll(kafka, topic, 3);
+      expect(consumed).toHaveLength(3);
       const first = consumed.find((m) => m.key === "user-42");
       const second = consumed.find((m) => m.key === "user-8");
+      const third = consumed.find((m) => m.key === "user-7");
+      expect(third?.value).toEqual({ ...compact, event_id: laneId, received_at: third?.value.received_at });
+      expect(third?.value.received_at).toBeGreaterThanOrEqual(before);
+      expect(third?.partition).toBe(kafkajsPartition("user-7", 3));
       const { received_at: receivedAt, ...rest } = first?.value ?? {};
       expect(rest).toEqual({ ...event, timestamp: Date.parse(event.timestamp) });
       expect(receivedAt).toBeGreaterThanOrEqual(before);

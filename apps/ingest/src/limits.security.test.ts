@@ -1,9 +1,8 @@
 import { request } from "node:http";
 import { gzipSync } from "node:zlib";
-import { type HttpServer, startHttpServer } from "@sluice/http";
+import type { HttpServer } from "@sluice/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { NodeBindings } from "./body";
-import { buildTestApp, type FakePublisher } from "./testing/fakes";
+import { buildTestApp, type FakePublisher, serveTestApp } from "./testing/fakes";
 
 const LIMIT = 1_048_576;
 const CEILING = 256 * 1024 * 1024;
@@ -50,7 +49,7 @@ describe("body limits over a real connection (the production read path)", () => 
   beforeAll(async () => {
     const built = buildTestApp({ config: { MAX_BODY_BYTES: LIMIT } });
     publisher = built.publisher;
-    server = await startHttpServer((req, env) => built.app.fetch(req, env as NodeBindings), { port: 0, host: "127.0.0.1" });
+    server = await serveTestApp(built);
   });
   afterAll(() => server?.close());
 

@@ -1,8 +1,7 @@
 import { connect } from "node:net";
-import { type HttpServer, startHttpServer } from "@sluice/http";
+import type { HttpServer } from "@sluice/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { NodeBindings } from "./body";
-import { buildTestApp } from "./testing/fakes";
+import { buildTestApp, serveTestApp } from "./testing/fakes";
 
 const TIMEOUT_MS = 1000;
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -40,12 +39,7 @@ function slowClient(port: number, head: string, drip: string): Promise<{ answer:
 describe("slow clients (slowloris)", () => {
   let server: HttpServer;
   beforeAll(async () => {
-    const { app } = buildTestApp({ now: () => NOW });
-    server = await startHttpServer((request, env) => app.fetch(request, env as NodeBindings), {
-      port: 0,
-      host: "127.0.0.1",
-      requestTimeoutMs: TIMEOUT_MS,
-    });
+    server = await serveTestApp(buildTestApp({ now: () => NOW }), { requestTimeoutMs: TIMEOUT_MS });
   });
   afterAll(() => server?.close());
 

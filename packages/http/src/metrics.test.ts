@@ -1,7 +1,7 @@
 import { Registry } from "@sluice/metrics";
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
-import { httpMetrics } from "./metrics";
+import { httpMetrics, requestDurations } from "./metrics";
 
 function buildApp(registry: Registry) {
   const app = new Hono();
@@ -49,5 +49,19 @@ describe("httpMetrics", () => {
     const seconds = Number(sum?.split(" ")[1]);
     expect(seconds).toBeGreaterThanOrEqual(0.028);
     expect(seconds).toBeLessThan(0.05);
+  });
+
+  it("shares one series per registry with a handler that records without Hono", async () => {
+    const registry = new Registry();
+    const app = buildApp(registry);
+    await app.request("/items/1");
+    const record = requestDurations(registry);
+    expect(requestDurations(registry)).toBe(record);
+    record("GET", "/items/:id", 200, 0.001);
+    expect(await lines(registry, /^http_request_duration_seconds_count/)).toEqual([
+      'http_request_duration_seconds_count{method="GET",route="/items/:id",status="200"} 2',
+    ]);
+    // Another registry has its own.
+    expect(requestDurations(new Registry())).not.toBe(record);
   });
 });

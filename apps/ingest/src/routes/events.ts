@@ -87,7 +87,9 @@ export function eventsFastLane(deps: EventsFastLaneDeps): FastLane {
   function fail(outgoing: ServerResponse, requestId: string, started: number, error: unknown): void {
     const appError = toAppError(error);
     if (appError.code === "INTERNAL") logger.error({ err: error, requestId }, "unhandled error");
-    writeErrorResponse(outgoing, appError, requestId, readiness.isDraining ? { connection: "close" } : {});
+    // A client cut off by the request timeout has had its answer from Node (408) and its socket closed.
+    if (!outgoing.headersSent && !outgoing.destroyed)
+      writeErrorResponse(outgoing, appError, requestId, readiness.isDraining ? { connection: "close" } : {});
     finish(requestId, started, appError.status, appError.code);
   }
 

@@ -1,7 +1,8 @@
-import { AppError, Readiness } from "@sluice/http";
+import { AppError, type HttpServer, type HttpServerOptions, Readiness, startHttpServer } from "@sluice/http";
 import { createLogger } from "@sluice/logger";
 import { createRegistry } from "@sluice/metrics";
-import { createApp, type IngestAppConfig, type IngestDeps } from "../app";
+import { createApp, createIngestCore, createIngestFastLane, type IngestAppConfig, type IngestDeps } from "../app";
+import type { NodeBindings } from "../body";
 import type { CampaignRules } from "../campaigns";
 import type { EventPublisher, MessageText, OutgoingMessage } from "../publisher";
 
@@ -35,13 +36,13 @@ export const TEST_CONFIG: IngestAppConfig = {
   ACCESS_LOG_SAMPLE_RATE: 0,
 };
 
-/** Builds the ingest app over fakes; every part can be overridden. */
+/** Builds the ingest app and its `POST /events` fast lane over fakes; every part can be overridden. */
 export function buildTestApp(overrides: Partial<Omit<IngestDeps, "config">> & { config?: Partial<IngestAppConfig> } = {}) {
   const publisher = (overrides.publisher as FakePublisher | undefined) ?? new FakePublisher();
   const readiness = overrides.readiness ?? new Readiness();
   const registry = overrides.registry ?? createRegistry("test");
   const campaigns: CampaignRules = overrides.campaigns ?? { requiredMetadata: () => undefined };
-  const app = createApp({
+  const deps: IngestDeps = {
     logger: overrides.logger ?? createLogger({ name: "test", level: "silent" }),
     registry,
     readiness,
@@ -49,6 +50,22 @@ export function buildTestApp(overrides: Partial<Omit<IngestDeps, "config">> & { 
     campaigns,
     config: { ...TEST_CONFIG, ...overrides.config },
     ...(overrides.now ? { now: overrides.now } : {}),
+  };
+  const core = overrides.core ?? createIngestCore(deps);
+  const app = createApp({ ...deps, core });
+  const fastLane = createIngestFastLane({ ...deps, core });
+  return { app, fastLane, publisher, readiness, registry };
+}
+
+/** Serves a test app on a loopback port as main does: the fast lane first, then Hono. */
+export function serveTestApp(
+  built: Pick<ReturnType<typeof buildTestApp>, "app" | "fastLane">,
+  options: Omit<HttpServerOptions, "port" | "host" | "fastLane"> = {},
+): Promise<HttpServer> {
+  return startHttpServer((request, env) => built.app.fetch(request, env as NodeBindings), {
+    ...options,
+    port: 0,
+    host: "127.0.0.1",
+    fastLane: built.fastLane,
   });
-  return { app, publisher, readiness, registry };
 }
