@@ -173,6 +173,20 @@ describe("POST /events fast lane", () => {
     expect(await metric(registry, "http_request_duration_seconds_count", { ...LANE_202, status: "503" })).toBe(1);
   });
 
+  it("answers a fault of the fast path itself with a 500 envelope and keeps serving", async () => {
+    const { url, core, registry } = await serve();
+    const ingestFast = core.service.ingestFast;
+    core.service.ingestFast = () => {
+      throw new Error("a bug");
+    };
+    const res = await post(url, event);
+    expect(res.status).toBe(500);
+    expect(await res.json()).toMatchObject({ error: { code: "INTERNAL", message: "internal error" } });
+    expect(await metric(registry, "ingest_in_flight_requests")).toBe(0);
+    core.service.ingestFast = ingestFast;
+    expect((await post(url, event)).status).toBe(202);
+  });
+
   it("leaves requests to Hono while draining, which asks clients to close their connections", async () => {
     const { url, lane, readiness } = await serve();
     readiness.startDraining();

@@ -1,8 +1,9 @@
-import type { ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import {
   createKeyMatcher,
   type FastLane,
+  type NodeListener,
   presentedApiKey,
   type Readiness,
   rateLimitKey,
@@ -93,6 +94,43 @@ export function eventsFastLane(deps: EventsFastLaneDeps): FastLane {
     finish(requestId, started, appError.status, appError.code);
   }
 
+  /** Reads the body and answers it, or passes it on; every failure ends in an answer, none escapes. */
+  async function serve(incoming: IncomingMessage, outgoing: ServerResponse, toHono: NodeListener): Promise<void> {
+    const started = performance.now();
+    const requestId = requestIdFrom(incoming.headers["x-request-id"]);
+    metrics.inFlightRequests.inc();
+    let body: Buffer;
+    try {
+      body = await readPlainBody(incoming, maxBodyBytes);
+    } catch (error) {
+      // Counted here: the service never saw this request.
+      metrics.rejected.inc({ reason: toAppError(error).code });
+      fail(outgoing, requestId, started, error);
+      return;
+    }
+    try {
+      const accepted = service.ingestFast(body);
+      if (accepted === undefined) {
+        metrics.inFlightRequests.dec();
+        passOnBody(incoming, body);
+        toHono(incoming, outgoing);
+        return;
+      }
+      const answer = `{"status":"accepted","event_id":"${await accepted}"}`;
+      outgoing.writeHead(202, {
+        "x-request-id": requestId,
+        "content-type": "application/json",
+        "content-length": answer.length,
+        ...(readiness.isDraining ? { connection: "close" } : {}),
+      });
+      outgoing.end(answer);
+      finish(requestId, started, 202);
+    } catch (error) {
+      // A failed produce (503), or a fault of the fast path itself (500, logged), as the Hono route answers them.
+      fail(outgoing, requestId, started, error);
+    }
+  }
+
   return (incoming, outgoing, toHono) => {
     if (incoming.method !== "POST" || incoming.url !== ROUTE || readiness.isDraining) return false;
     const headers = incoming.headers;
@@ -106,39 +144,7 @@ export function eventsFastLane(deps: EventsFastLaneDeps): FastLane {
     // A request without tokens is left to Hono before its body is read; Hono's take fails the same way.
     if (limiter !== undefined && !limiter.take(rateLimitKey(key)).allowed) return false;
 
-    const started = performance.now();
-    const requestId = requestIdFrom(headers["x-request-id"]);
-    metrics.inFlightRequests.inc();
-    readPlainBody(incoming, maxBodyBytes).then(
-      (body) => {
-        const accepted = service.ingestFast(body);
-        if (accepted === undefined) {
-          metrics.inFlightRequests.dec();
-          passOnBody(incoming, body);
-          toHono(incoming, outgoing);
-          return;
-        }
-        accepted.then(
-          (eventId) => {
-            const answer = `{"status":"accepted","event_id":"${eventId}"}`;
-            outgoing.writeHead(202, {
-              "x-request-id": requestId,
-              "content-type": "application/json",
-              "content-length": answer.length,
-              ...(readiness.isDraining ? { connection: "close" } : {}),
-            });
-            outgoing.end(answer);
-            finish(requestId, started, 202);
-          },
-          (error: unknown) => fail(outgoing, requestId, started, error),
-        );
-      },
-      (error: unknown) => {
-        // Counted here: the service never saw this request.
-        metrics.rejected.inc({ reason: toAppError(error).code });
-        fail(outgoing, requestId, started, error);
-      },
-    );
+    void serve(incoming, outgoing, toHono);
     return true;
   };
 }

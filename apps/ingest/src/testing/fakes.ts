@@ -54,7 +54,7 @@ export function buildTestApp(overrides: Partial<Omit<IngestDeps, "config">> & { 
   const core = overrides.core ?? createIngestCore(deps);
   const app = createApp({ ...deps, core });
   const fastLane = createIngestFastLane({ ...deps, core });
-  return { app, fastLane, publisher, readiness, registry };
+  return { app, fastLane, core, publisher, readiness, registry };
 }
 
 /** Serves a test app on a loopback port as main does: the fast lane first, then Hono. */
