@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import { gzipSync } from "node:zlib";
+import { LIMITS } from "@sluice/events";
+import { bounded, eventId, mostly, optionalFields, shuffledObject } from "@sluice/events/testing";
 import type { FastLane, HttpServer } from "@sluice/http";
+import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { brokerDown, buildTestApp, serveTestApp } from "../testing/fakes";
 
@@ -238,5 +241,49 @@ describe("POST /events fast lane with keys and a rate limit", () => {
     // Another key has its own bucket.
     expect((await post(url, event, { "x-api-key": "key-b" })).status).toBe(202);
     expect(lane).toEqual({ answered: 2, passedOn: 1, left: 1 });
+  });
+});
+
+describe("POST /events fast lane against the Hono route, property-based", () => {
+  const timestamp = mostly(
+    fc.integer({ min: NOW - 86_400_000, max: NOW + 60_000 }),
+    fc.oneof(fc.integer({ min: NOW, max: NOW + 86_400_000 }), fc.constant(new Date(NOW).toISOString()), fc.constant("yesterday")),
+  );
+  const required = fc.record({ event_name: bounded(0, LIMITS.eventName), user_id: bounded(0, LIMITS.userId), timestamp });
+  const optional = fc.record({ event_id: eventId, ...optionalFields }, { requiredKeys: [] });
+  const event = shuffledObject([required, optional], ["event_name", "user_id", "timestamp"]);
+
+  /** What a client and the broker see of an answer, but for the ids generated on each side. */
+  async function seen(res: Response, published: { key: string; value: string }[]) {
+    const body = (await res.json()) as { event_id?: string; error?: { code: string; details: unknown[]; request_id: string } };
+    expect(res.headers.get("x-request-id")).toBe(body.error?.request_id ?? res.headers.get("x-request-id"));
+    const message = published.at(-1);
+    return {
+      status: res.status,
+      error: body.error && { code: body.error.code, details: body.error.details },
+      given: body.event_id === undefined ? undefined : body.event_id.length,
+      message: message && { key: message.key, value: { ...JSON.parse(message.value), event_id: undefined } },
+      published: published.length,
+    };
+  }
+
+  it("answers every event, valid or not, exactly as the route: status, errors, message", async () => {
+    const viaLane = await serve();
+    const viaHono = buildTestApp({ now });
+    await fc.assert(
+      fc.asyncProperty(event, async (body) => {
+        const text = JSON.stringify(body);
+        const lane = await seen(await post(viaLane.url, text), viaLane.publisher.published);
+        const hono = await seen(
+          await viaHono.app.request("/events", { method: "POST", headers: { "content-type": "application/json" }, body: text }),
+          viaHono.publisher.published,
+        );
+        expect(lane).toEqual(hono);
+      }),
+      { seed: 20_261_124, numRuns: 150 },
+    );
+    expect(viaLane.lane.answered + viaLane.lane.passedOn).toBe(150);
+    expect(viaLane.lane.answered).toBeGreaterThan(10);
+    expect(viaLane.lane.passedOn).toBeGreaterThan(10);
   });
 });
