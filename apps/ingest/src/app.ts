@@ -7,6 +7,7 @@ import {
   rateLimit,
   rateLimitKey,
   registerDocs,
+  requestStart,
   TokenBucketLimiter,
   toAppError,
 } from "@sluice/http";
@@ -93,7 +94,7 @@ const INGEST_PATH = "/events/*";
 function observe(deps: IngestDeps, metrics: IngestMetrics): MiddlewareHandler<IngestEnv> {
   const log = createAccessLog(deps.logger, deps.config.ACCESS_LOG_SAMPLE_RATE);
   return async (c, next) => {
-    const started = performance.now();
+    const started = requestStart(c);
     metrics.inFlightRequests.inc();
     try {
       await next();

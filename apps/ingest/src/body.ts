@@ -135,7 +135,10 @@ export function passedOn(incoming: IncomingMessage | undefined): boolean {
   return incoming !== undefined && readAhead.has(incoming);
 }
 
-/** Reads a plain (not gzipped) body up to `limit` bytes; 413 past it, 400 when the client goes away. */
+/**
+ * Reads a plain (not gzipped) body up to `limit` bytes; 413 past it, 400 when the client goes away.
+ * For a caller that has checked Content-Length against the limit: past it, the connection is not closed.
+ */
 export function readPlainBody(incoming: Readable, limit: number): Promise<Buffer> {
   return collect(incoming, limit, () => undefined);
 }
@@ -150,7 +153,7 @@ export async function readJsonBody<E extends { Bindings: NodeBindings }>(c: Cont
   const incoming = (c.env as NodeBindings | undefined)?.incoming;
   const gzip = checkHeaders(c, incoming, limit);
   const ahead = incoming === undefined ? undefined : readAhead.get(incoming);
-  if (ahead !== undefined) return new JsonBody(ahead);
+  if (ahead !== undefined) return new JsonBody(ahead, true);
   const raw: Readable = incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body as never) : Readable.from([]));
   // The rest of an oversized body is never read; closing the connection after the answer discards it.
   if (gzip) {

@@ -125,7 +125,7 @@ export function createIngestService(options: IngestServiceOptions): IngestServic
     ingestFast,
 
     async ingestOne(body) {
-      const quick = body instanceof JsonBody ? ingestFast(body.bytes) : undefined;
+      const quick = body instanceof JsonBody && !body.fastDeclined ? ingestFast(body.bytes) : undefined;
       if (quick !== undefined) return quick;
       const receivedAt = now();
       const input = parseWire(body);

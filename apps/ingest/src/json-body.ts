@@ -5,7 +5,11 @@ import { AppError } from "@sluice/http";
  * bytes (createFastEventReader), and parses it only when that path declines.
  */
 export class JsonBody {
-  constructor(readonly bytes: Buffer) {}
+  constructor(
+    readonly bytes: Buffer,
+    /** Set when the fast lane's fast path already declined these bytes: the service parses them straight away. */
+    readonly fastDeclined = false,
+  ) {}
 
   /** The parsed JSON; 400 INVALID_JSON when the body is empty or malformed. */
   parse(): unknown {

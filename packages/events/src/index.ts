@@ -2,5 +2,4 @@ export * from "./event-scan";
 export * from "./fast-event";
 export * from "./json-scan";
 export * from "./schema";
-export { uuidv7 } from "./uuid";
 export * from "./validate";

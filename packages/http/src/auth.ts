@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { MiddlewareHandler } from "hono";
 import { AppError } from "./errors";
 
@@ -12,6 +13,19 @@ export function presentedApiKey(headers: { get(name: string): string | null | un
     if (match?.[1]) return match[1];
   }
   return headers.get("x-api-key") ?? undefined;
+}
+
+/**
+ * Reads the presented key from Node's parsed headers, where a repeated Authorization keeps its first
+ * value: behind the Node adapter every path (Hono's middleware, a fast lane) reads the same key.
+ */
+export function presentedNodeApiKey(headers: IncomingHttpHeaders): string | undefined {
+  return presentedApiKey({
+    get: (name) => {
+      const value = headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    },
+  });
 }
 
 /**
@@ -35,7 +49,8 @@ export function createKeyMatcher(keys: readonly string[]): (presented: string | 
 export function apiKeyAuth(keys: readonly string[]): MiddlewareHandler {
   const match = createKeyMatcher(keys);
   return async (c, next) => {
-    const key = match(presentedApiKey(c.req.raw.headers));
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const key = match(incoming === undefined ? presentedApiKey(c.req.raw.headers) : presentedNodeApiKey(incoming.headers));
     if (key === undefined) throw new AppError("UNAUTHORIZED", "missing or invalid API key");
     c.set("apiKey" as never, key as never);
     await next();

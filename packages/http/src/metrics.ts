@@ -1,5 +1,6 @@
+import type { IncomingMessage } from "node:http";
 import { LATENCY_BUCKETS, LeanHistogram, type Registry } from "@sluice/metrics";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 
 type Observe = (seconds: number) => void;
@@ -48,11 +49,27 @@ export function requestDurations(registry: Registry): RecordDuration {
   return record;
 }
 
+const starts = new WeakMap<IncomingMessage, number>();
+
+/**
+ * Notes when a request that a fast lane read before passing it on to Hono came in, so Hono's timings
+ * (the duration histogram, an access log) include its body's upload as they do for other requests.
+ */
+export function noteRequestStart(incoming: IncomingMessage, started: number): void {
+  starts.set(incoming, started);
+}
+
+/** When a request came in (performance.now()): as a fast lane noted it, else now. */
+export function requestStart(c: Context): number {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return (incoming === undefined ? undefined : starts.get(incoming)) ?? performance.now();
+}
+
 /** Records request duration by method, matched route pattern and status (never the raw path, to bound cardinality). */
 export function httpMetrics(registry: Registry): MiddlewareHandler {
   const record = requestDurations(registry);
   return async (c, next) => {
-    const started = performance.now();
+    const started = requestStart(c);
     try {
       await next();
     } finally {

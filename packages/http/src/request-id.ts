@@ -1,5 +1,5 @@
 import { type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders, ServerResponse } from "node:http";
-import { uuidv7 } from "@sluice/events";
+import { uuidv7 } from "@sluice/events/uuid";
 import type { MiddlewareHandler } from "hono";
 
 declare module "hono" {
@@ -61,10 +61,10 @@ export function requestIdFrom(given: string | string[] | undefined): string {
  * Sets `requestId` from the client's `x-request-id` when it is at most 128 of `[A-Za-z0-9_=-]`, else
  * to a fresh UUIDv7, and echoes it on the response (as hono/request-id does). A UUIDv7 rather than
  * crypto.randomUUID(): that one is a string of many joined pieces, which Node's header check flattens
- * on every answer (~3 µs of the ingest's hot path), and time-ordered ids sort with the events' own. Behind the Node adapter it
- * reads Node's own header object and hands the id to a RequestIdResponse (or sets it on another Node
- * response): going through Hono would build a WHATWG Headers object for the request and another for
- * the response, on every request.
+ * on every answer (~3 µs of the ingest's hot path), and time-ordered ids sort with the events' own.
+ * Behind the Node adapter it reads Node's own header object and hands the id to a RequestIdResponse
+ * (or sets it on another Node response): going through Hono would build a WHATWG Headers object for
+ * the request and another for the response, on every request.
  */
 export function requestIdMiddleware(): MiddlewareHandler {
   return async (c, next) => {

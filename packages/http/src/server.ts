@@ -30,6 +30,7 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** Offered every request before Hono (see FastLane). */
   fastLane?: FastLane;
 }
 
@@ -39,7 +40,8 @@ export function startHttpServer(fetch: FetchHandler, options: HttpServerOptions)
     const requestTimeout = options.requestTimeoutMs ?? 30_000;
     // Node refuses a headers timeout longer than the request timeout.
     const headersTimeout = Math.min(options.headersTimeoutMs ?? 10_000, requestTimeout);
-    const hono = getRequestListener(fetch) as NodeListener;
+    // An HTTP/1.0 request may come without a Host header; the adapter then builds its URL from this one.
+    const hono = getRequestListener(fetch, { hostname: options.host }) as NodeListener;
     const { fastLane } = options;
     const server = createServer(
       {
@@ -53,7 +55,13 @@ export function startHttpServer(fetch: FetchHandler, options: HttpServerOptions)
       fastLane === undefined
         ? hono
         : (incoming, outgoing) => {
-            if (!fastLane(incoming, outgoing, hono)) hono(incoming, outgoing);
+            let taken = false;
+            try {
+              taken = fastLane(incoming, outgoing, hono);
+            } catch {
+              // Deciding threw before the lane read anything: Hono serves the request (and answers the fault).
+            }
+            if (!taken) hono(incoming, outgoing);
           },
     );
     // Longer than the idle timeout of common clients and load balancers (60 s), so the server never

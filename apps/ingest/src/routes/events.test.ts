@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
+import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { LIMITS } from "@sluice/events";
 import { bounded, eventId, mostly, optionalFields, shuffledObject } from "@sluice/events/testing";
 import type { FastLane, HttpServer } from "@sluice/http";
+import { createLogger } from "@sluice/logger";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { brokerDown, buildTestApp, serveTestApp } from "../testing/fakes";
+import { brokerDown, buildTestApp, FakePublisher, serveTestApp } from "../testing/fakes";
 
 // The Node-level POST /events lane against the Hono route it stands in for: same answers, same records.
 
@@ -131,7 +133,7 @@ describe("POST /events fast lane", () => {
     expect(await metric(registry, "ingest_in_flight_requests")).toBe(0);
   });
 
-  it("passes on malformed JSON and an event the parsed path accepts (with spaces), each decided once", async () => {
+  it("passes on malformed JSON and an event the parsed path accepts (with spaces), for the route to decide", async () => {
     const { url, lane, publisher } = await serve();
     expect((await post(url, "{not json")).status).toBe(400);
     const spaced = await post(url, JSON.stringify(event, null, 2));
@@ -214,7 +216,72 @@ describe("POST /events fast lane", () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(lane.left).toBe(0);
     expect(await metric(registry, "ingest_in_flight_requests")).toBe(0);
+    expect(await metric(registry, "ingest_events_rejected_total", { reason: "BAD_REQUEST" })).toBe(1);
+    expect(await metric(registry, "http_request_duration_seconds_count", { ...LANE_202, status: "400" })).toBe(1);
     expect((await post(url, event)).status).toBe(202);
+  });
+
+  it("writes the access log line the middleware writes", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        done();
+      },
+    });
+    const { url } = await serve({
+      logger: createLogger({ name: "ingest", level: "info" }, sink),
+      config: { ACCESS_LOG_SAMPLE_RATE: 1 },
+    });
+    await post(url, event, { "x-request-id": "logged-1" });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ msg: "request", requestId: "logged-1", method: "POST", path: "/events", status: 202 });
+    expect(lines[0]?.ms).toBeTypeOf("number");
+  });
+
+  it("asks the client to close its connection when draining began while its event was being produced", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const publisher = new FakePublisher();
+    const publish = publisher.publish.bind(publisher);
+    publisher.publish = async (messages) => {
+      await gate;
+      return publish(messages);
+    };
+    const { url, readiness, lane } = await serve({ publisher });
+    const answer = post(url, event);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    readiness.startDraining();
+    release();
+    const res = await answer;
+    expect(res.status).toBe(202);
+    expect(res.headers.get("connection")).toBe("close");
+    expect(lane.answered).toBe(1);
+  });
+
+  it("reads the first of two Authorization headers, as Hono's middleware does behind the Node adapter", async () => {
+    const { url, lane } = await serve({ config: { INGEST_API_KEYS: ["key-a"] } });
+    const { port } = new URL(url);
+    const send = (body: string) =>
+      new Promise<string>((resolve) => {
+        let answer = "";
+        const socket = connect(Number(port), "127.0.0.1", () =>
+          socket.write(
+            `POST /events HTTP/1.1\r\nHost: ingest\r\nConnection: close\r\nAuthorization: Bearer key-a\r\nAuthorization: Bearer other\r\n` +
+              `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+          ),
+        );
+        socket.on("data", (chunk) => {
+          answer += String(chunk);
+        });
+        socket.on("close", () => resolve(answer));
+      });
+    expect((await send(JSON.stringify(event))).startsWith("HTTP/1.1 202")).toBe(true);
+    // A body the lane passes on meets the same key in Hono: the event's own error, not a 401.
+    expect((await send(JSON.stringify({ ...event, channel: "fax" }))).startsWith("HTTP/1.1 400")).toBe(true);
+    expect(lane).toEqual({ answered: 1, passedOn: 1, left: 0 });
   });
 });
 
