@@ -4,6 +4,7 @@ import {
   type CommonDeps,
   type FastLane,
   installCommon,
+  nodeEnv,
   rateLimit,
   rateLimitKey,
   registerDocs,
@@ -137,7 +138,7 @@ export function createApp(deps: IngestDeps): OpenAPIHono<IngestEnv> {
   if (limiter !== undefined) {
     const limit = rateLimit(limiter, (c) => rateLimitKey(c.get("apiKey" as never) as string | undefined));
     // A request the fast lane passed on with its body has been charged already.
-    app.use(INGEST_PATH, (c, next) => (passedOn(c.env?.incoming) ? next() : limit(c, next)));
+    app.use(INGEST_PATH, (c, next) => (passedOn(nodeEnv(c).incoming) ? next() : limit(c, next)));
   }
 
   registerEvents(app, { service, maxBodyBytes: config.MAX_BODY_BYTES, maxFutureSkewMs: config.MAX_FUTURE_SKEW_MS });

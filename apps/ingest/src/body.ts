@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { AppError } from "@sluice/http";
+import { AppError, nodeEnv } from "@sluice/http";
 import type { Context } from "hono";
 import { JsonBody } from "./json-body";
 
@@ -150,7 +150,7 @@ export function readPlainBody(incoming: Readable, limit: number): Promise<Buffer
  */
 export async function readJsonBody<E extends { Bindings: NodeBindings }>(c: Context<E>, limit: number): Promise<JsonBody> {
   // Reading the Node request directly skips the web-stream adapter on the hot path.
-  const incoming = (c.env as NodeBindings | undefined)?.incoming;
+  const { incoming } = nodeEnv(c);
   const gzip = checkHeaders(c, incoming, limit);
   const ahead = incoming === undefined ? undefined : readAhead.get(incoming);
   if (ahead !== undefined) return new JsonBody(ahead, true);

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders } from "node:http";
 import type { MiddlewareHandler } from "hono";
 import { AppError } from "./errors";
+import { nodeEnv } from "./node-env";
 
 const digest = (value: string): Buffer => createHash("sha256").update(value).digest();
 
@@ -49,7 +50,7 @@ export function createKeyMatcher(keys: readonly string[]): (presented: string | 
 export function apiKeyAuth(keys: readonly string[]): MiddlewareHandler {
   const match = createKeyMatcher(keys);
   return async (c, next) => {
-    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    const { incoming } = nodeEnv(c);
     const key = match(incoming === undefined ? presentedApiKey(c.req.raw.headers) : presentedNodeApiKey(incoming.headers));
     if (key === undefined) throw new AppError("UNAUTHORIZED", "missing or invalid API key");
     c.set("apiKey" as never, key as never);

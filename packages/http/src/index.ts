@@ -4,6 +4,7 @@ export * from "./docs";
 export * from "./errors";
 export * from "./health";
 export * from "./metrics";
+export * from "./node-env";
 export * from "./rate-limit";
 export * from "./readiness";
 export * from "./request-id";

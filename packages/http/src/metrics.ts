@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { LATENCY_BUCKETS, LeanHistogram, type Registry } from "@sluice/metrics";
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
+import { nodeEnv } from "./node-env";
 
 type Observe = (seconds: number) => void;
 
@@ -61,7 +62,7 @@ export function noteRequestStart(incoming: IncomingMessage, started: number): vo
 
 /** When a request came in (performance.now()): as a fast lane noted it, else now. */
 export function requestStart(c: Context): number {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const { incoming } = nodeEnv(c);
   return (incoming === undefined ? undefined : starts.get(incoming)) ?? performance.now();
 }
 

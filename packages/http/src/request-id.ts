@@ -1,17 +1,12 @@
 import { type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { uuidv7 } from "@sluice/events/uuid";
 import type { MiddlewareHandler } from "hono";
+import { nodeEnv } from "./node-env";
 
 declare module "hono" {
   interface ContextVariableMap {
     requestId: string;
   }
-}
-
-/** What @hono/node-server passes as the env of each request; absent under `app.request()`. */
-interface NodeEnv {
-  incoming?: IncomingMessage;
-  outgoing?: ServerResponse;
 }
 
 const HEADER = "x-request-id";
@@ -68,12 +63,10 @@ export function requestIdFrom(given: string | string[] | undefined): string {
  */
 export function requestIdMiddleware(): MiddlewareHandler {
   return async (c, next) => {
-    const env = c.env as NodeEnv | undefined;
-    const incoming = env?.incoming;
+    const { incoming, outgoing } = nodeEnv(c);
     const id = requestIdFrom(incoming === undefined ? c.req.header(HEADER) : incoming.headers[HEADER]);
     c.set("requestId", id);
     // writeHead merges headers set here with the ones the adapter passes, so every answer carries it.
-    const outgoing = env?.outgoing;
     if (outgoing instanceof RequestIdResponse) outgoing.requestId = id;
     else if (outgoing === undefined || typeof outgoing.setHeader !== "function") c.header(HEADER, id);
     else outgoing.setHeader(HEADER, id);

@@ -30,17 +30,19 @@ export interface EventsRouteDeps {
   maxFutureSkewMs: number;
 }
 
+const ROUTE = "/events";
+
 /** `POST /events`: one event, answered 202 once the broker acknowledged it. */
 export function registerEvents(app: OpenAPIHono<IngestEnv>, deps: EventsRouteDeps): void {
   app.openAPIRegistry.registerPath({
     method: "post",
-    path: "/events",
+    path: ROUTE,
     summary: "Ingest one event",
     security: [{ bearer: [] }, { apiKey: [] }],
     request: { body: { required: true, ...jsonContent(requestSchemas(deps.maxFutureSkewMs).event, "one event") } },
     responses: { 202: jsonContent(acceptedSchema, "acknowledged by the broker"), ...errorResponses() },
   });
-  app.post("/events", async (c) => {
+  app.post(ROUTE, async (c) => {
     const body = await readJsonBody(c, deps.maxBodyBytes);
     c.set("counted", true);
     const eventId = await deps.service.ingestOne(body);
@@ -59,8 +61,6 @@ export interface EventsFastLaneDeps {
   limiter: TokenBucketLimiter | undefined;
   config: Pick<IngestAppConfig, "INGEST_API_KEYS" | "MAX_BODY_BYTES" | "ACCESS_LOG_SAMPLE_RATE">;
 }
-
-const ROUTE = "/events";
 
 /**
  * `POST /events` served without Hono's adapter, router and middleware chain, which took ~35 of the
